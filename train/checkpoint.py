@@ -1,0 +1,97 @@
+"""Checkpoints: plain state dicts saved atomically, loaded with `weights_only=True`.
+
+A checkpoint never pickles modules or code, so loading one from a stranger cannot run
+code; the model is rebuilt from the preset and options stored inside it.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import UserError
+from .images import atomic_write
+from .models import build
+
+FORMAT = "gan-workbench-checkpoint"
+VERSION = 1
+REQUIRED_KEYS = ("format", "version", "generator", "discriminator", "step", "epoch", "model", "config")
+
+
+def save(state: dict, path: str | Path) -> None:
+    """Serialise to memory, then write atomically (temp file, fsync, rename, fsync folder)."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
+    atomic_write(path, buffer.getvalue())
+    dir_fd = os.open(Path(path).parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load(path: str | Path) -> dict:
+    """Load and validate a checkpoint file; every failure is a one-sentence UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "not plain weights"
+        if "Weights only load failed" in reason or "Unsupported global" in str(exc):
+            raise UserError(f"refusing to load {path}: it holds Python objects that could run code, "
+                            "not plain weights") from None
+        raise UserError(f"{path} is not a readable checkpoint ({reason})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise UserError(f"{path} is corrupt or truncated ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise UserError(f"{path} is not a GAN workbench checkpoint")
+    if state.get("version") != VERSION:
+        raise UserError(f"{path} has checkpoint version {state.get('version')}, this tool reads version {VERSION}")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}")
+    return state
+
+
+def build_generators(state: dict) -> tuple[nn.Module, nn.Module | None]:
+    """Rebuild G (and its EMA copy, if the run kept one) from a loaded checkpoint, in eval mode."""
+    model = state["model"]
+    try:
+        generator, _ = build(model["preset"], minibatch_std=model.get("minibatch_std", False),
+                             leaky_slope=model.get("leaky_slope"), latent_dim=model["latent_dim"])
+        generator.load_state_dict(state["generator"])
+        ema = None
+        if state.get("generator_ema") is not None:
+            ema, _ = build(model["preset"], minibatch_std=model.get("minibatch_std", False),
+                           leaky_slope=model.get("leaky_slope"), latent_dim=model["latent_dim"])
+            ema.load_state_dict(state["generator_ema"])
+            ema.eval()
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise UserError(f"checkpoint weights do not fit the {model.get('preset')!r} model "
+                        f"({str(exc).splitlines()[0]})") from None
+    return generator.eval(), ema
+
+
+def resolve(path: str | Path) -> Path:
+    """A run folder means its `last.pt`; a file is taken as is."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "last.pt").is_file():
+            raise UserError(f"{path} holds no last.pt; is it a run folder made by python -m train.dcgan?")
+        return path / "last.pt"
+    return path
+
+
+def newest_run(root: str | Path) -> Path:
+    root = Path(root)
+    runs = [p.parent for p in root.glob("*/last.pt")] if root.is_dir() else []
+    if not runs:
+        raise UserError(f"no runs found under {root}/; train one first with: python -m train.dcgan")
+    return max(runs, key=lambda p: (p / "last.pt").stat().st_mtime)

@@ -1,0 +1,293 @@
+"""Real datasets, loaded into one uint8 tensor of shape (N, C, H, W).
+
+Where the files come from, in order: `--data-dir` if given (and only there), else the
+cache folder (`$GAN_WORKBENCH_DATA`, default `~/.cache/gan-workbench`), then the folders
+that system packages install (Debian's `dataset-fashion-mnist`), and last a download
+from the canonical source, verified against its published MD5 and then cached.
+Set `GAN_WORKBENCH_OFFLINE=1` to forbid downloads (the tests do).
+
+The whole dataset stays in memory as uint8 (Fashion-MNIST is 47 MB): the trainer keeps
+it on the training device and scales batches there, so no DataLoader sits in the loop.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from .errors import UserError
+
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# MD5 of each published .gz file (what a download must match) and of its decompressed
+# IDX content (which stays the same when a packager recompresses the files).
+FASHION_FILES = {
+    ("train", "images"): ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+    ("train", "labels"): ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+    ("test", "images"): ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+    ("test", "labels"): ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+}
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+SYSTEM_FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
+
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR_TARBALL = "cifar-10-python.tar.gz"
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+DATASETS = ("fashion-mnist", "cifar10", "folder")
+
+
+@dataclass
+class ImageData:
+    images: torch.Tensor  # uint8, (N, C, H, W)
+    labels: torch.Tensor | None  # int64, (N,), or None when unlabelled
+    class_names: tuple[str, ...]
+    source: str  # where the files were found, for logs and config.json
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GAN_WORKBENCH_DATA", Path.home() / ".cache" / "gan-workbench"))
+
+
+def load(name: str, split: str = "train", data_dir: str | Path | None = None,
+         classes: tuple[str, ...] = (), image_shape: tuple[int, int, int] | None = None) -> ImageData:
+    """Load a dataset split; `image_shape` (C, H, W) is required for folders (images are resized)."""
+    if name == "fashion-mnist":
+        data = _load_fashion(split, data_dir)
+    elif name == "cifar10":
+        data = _load_cifar(split, data_dir)
+    elif name == "folder":
+        if data_dir is None:
+            raise UserError("--dataset folder needs --data-dir PATH (a folder of images)")
+        if image_shape is None:
+            raise UserError("a folder dataset needs the model's image shape to resize to")
+        data = _load_folder(Path(data_dir), split, image_shape)
+    else:
+        raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    data = _select_classes(data, classes)
+    if image_shape is not None and tuple(data.images.shape[1:]) != tuple(image_shape):
+        raise UserError(
+            f"{name} images are {tuple(data.images.shape[1:])} (C, H, W) but the model makes {tuple(image_shape)}; "
+            "pick the matching --model (dcgan/mlp: 1x28x28, frog: 3x32x32) or use --dataset folder, which resizes")
+    return data
+
+
+def _select_classes(data: ImageData, classes: tuple[str, ...]) -> ImageData:
+    if not classes:
+        return data
+    if data.labels is None:
+        raise UserError("--classes needs a labelled dataset (or a folder with one subfolder per class)")
+    lookup = {c.lower(): i for i, c in enumerate(data.class_names)}
+    unknown = [c for c in classes if c.lower() not in lookup]
+    if unknown:
+        raise UserError(f"unknown class {unknown[0]!r}; this dataset has: {', '.join(data.class_names)}")
+    wanted = torch.tensor([lookup[c.lower()] for c in classes])
+    keep = torch.isin(data.labels, wanted)
+    if not keep.any():
+        raise UserError(f"no images of class {', '.join(classes)} in {data.source}")
+    return ImageData(data.images[keep], data.labels[keep], data.class_names, data.source)
+
+
+# --- Fashion-MNIST (IDX) -----------------------------------------------------------------
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (optionally gzip-compressed), validating the header against the size."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"{path} is not a readable IDX file ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise UserError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise UserError(f"{path} has a truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) - header != int(np.prod(shape)):
+        raise UserError(f"{path} is truncated or corrupt: header says {shape} but the file holds "
+                        f"{len(raw) - header} bytes of data")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _load_fashion(split: str, data_dir: str | Path | None) -> ImageData:
+    if split not in ("train", "test"):
+        raise UserError(f"unknown split {split!r}")
+    names = [FASHION_FILES[(split, part)][0] for part in ("images", "labels")]
+    candidates = [Path(data_dir)] if data_dir else [cache_dir() / "fashion-mnist", *SYSTEM_FASHION_DIRS]
+    folder = next((d for d in candidates if all((d / n).is_file() for n in names)), None)
+    if folder is None:
+        if data_dir:
+            raise UserError(f"Fashion-MNIST files ({', '.join(names)}) not found in {data_dir}")
+        folder = _download_fashion(candidates)
+    images = read_idx(folder / names[0])
+    labels = read_idx(folder / names[1])
+    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        raise UserError(f"Fashion-MNIST files in {folder} do not fit together: images {images.shape}, labels {labels.shape}")
+    return ImageData(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
+                     FASHION_CLASSES, str(folder))
+
+
+def _download_fashion(searched: list[Path]) -> Path:
+    target = cache_dir() / "fashion-mnist"
+    how = ("install Debian's package (sudo apt-get install dataset-fashion-mnist) "
+           f"or put the four .gz files from {FASHION_URL} in {target} (or pass --data-dir)")
+    if os.environ.get("GAN_WORKBENCH_OFFLINE"):
+        raise UserError(f"Fashion-MNIST not found in {', '.join(map(str, searched))} and downloads are off "
+                        f"(GAN_WORKBENCH_OFFLINE); {how}")
+    try:
+        for (filename, md5) in FASHION_FILES.values():
+            if not (target / filename).is_file():
+                download(FASHION_URL + filename, target / filename, md5)
+    except OSError as exc:
+        raise UserError(f"Fashion-MNIST not found in {', '.join(map(str, searched))} and the download failed "
+                        f"({exc}); {how}") from None
+    return target
+
+
+def download(url: str, dest: Path, md5: str) -> None:
+    """Download to a temp file beside `dest`, check the MD5, then rename into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.md5()
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}") as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        if digest.hexdigest() != md5:
+            raise OSError(f"checksum mismatch for {url}: got {digest.hexdigest()}, expected {md5}")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --- CIFAR-10 (python pickle tarball) ----------------------------------------------------
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Loads the CIFAR batches (dicts of bytes, lists and numpy arrays) and nothing that runs code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
+
+
+def _unpickle_batch(raw: bytes, where: str) -> dict:
+    try:
+        batch = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as exc:  # noqa: BLE001 - any failure here means a bad file
+        raise UserError(f"{where} is not a valid CIFAR-10 batch ({exc})") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise UserError(f"{where} is not a valid CIFAR-10 batch (no data/labels)")
+    return batch
+
+
+def _load_cifar(split: str, data_dir: str | Path | None) -> ImageData:
+    members = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    candidates = [Path(data_dir)] if data_dir else [cache_dir() / "cifar10"]
+    tarball = next((d / CIFAR_TARBALL for d in candidates if (d / CIFAR_TARBALL).is_file()), None)
+    extracted = next((d / "cifar-10-batches-py" for d in candidates if (d / "cifar-10-batches-py").is_dir()), None)
+    if tarball is None and extracted is None:
+        if data_dir or os.environ.get("GAN_WORKBENCH_OFFLINE"):
+            raise UserError(f"CIFAR-10 ({CIFAR_TARBALL}) not found in {', '.join(map(str, candidates))}; download "
+                            f"it from {CIFAR_URL} into that folder, or train on a folder of images with "
+                            "--dataset folder --data-dir PATH")
+        tarball = candidates[0] / CIFAR_TARBALL
+        try:
+            download(CIFAR_URL, tarball, CIFAR_MD5)
+        except OSError as exc:
+            raise UserError(f"CIFAR-10 not found and the download failed ({exc}); put {CIFAR_TARBALL} "
+                            f"from {CIFAR_URL} in {candidates[0]}") from None
+    raws = _read_cifar_members(tarball, extracted, members)
+    data, labels = [], []
+    for member, raw in zip(members, raws):
+        batch = _unpickle_batch(raw, member)
+        array = np.asarray(batch[b"data"], dtype=np.uint8)
+        if array.ndim != 2 or array.shape[1] != 3 * 32 * 32 or len(batch[b"labels"]) != array.shape[0]:
+            raise UserError(f"{member} has data of shape {array.shape}, expected (N, 3072) with N labels")
+        data.append(array.reshape(-1, 3, 32, 32))
+        labels.extend(batch[b"labels"])
+    return ImageData(torch.from_numpy(np.concatenate(data)), torch.tensor(labels, dtype=torch.int64),
+                     CIFAR_CLASSES, str(tarball or extracted))
+
+
+def _read_cifar_members(tarball: Path | None, extracted: Path | None, members: list[str]) -> list[bytes]:
+    if tarball is None:
+        missing = [m for m in members if not (extracted / m).is_file()]
+        if missing:
+            raise UserError(f"{extracted} lacks {', '.join(missing)}")
+        return [(extracted / m).read_bytes() for m in members]
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            out = []
+            for m in members:
+                f = tar.extractfile(f"cifar-10-batches-py/{m}")
+                if f is None:
+                    raise KeyError(m)
+                out.append(f.read())
+            return out
+    except KeyError as exc:
+        raise UserError(f"{tarball} lacks cifar-10-batches-py/{exc.args[0]}") from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise UserError(f"{tarball} is not a readable CIFAR-10 tarball ({exc})") from None
+
+
+# --- a folder of images --------------------------------------------------------------------
+
+def _load_folder(root: Path, split: str, image_shape: tuple[int, int, int]) -> ImageData:
+    """Every image under `root/<split>` if that exists (else under `root`), resized to the model.
+
+    Subfolders name classes (`train/frog/0001.jpg` is class "frog"), so `--classes` works.
+    """
+    if not root.is_dir():
+        raise UserError(f"image folder {root} does not exist")
+    base = root / split if (root / split).is_dir() else root
+    if split == "test" and base == root:
+        raise UserError(f"{root} has no test/ subfolder")
+    files = sorted(p for p in base.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {base}")
+    channels, height, width = image_shape
+    mode = {1: "L", 3: "RGB"}[channels]
+    class_names = tuple(sorted({p.parent.relative_to(base).as_posix() for p in files}))
+    class_index = {c: i for i, c in enumerate(class_names)}
+    images = np.empty((len(files), height, width, channels), dtype=np.uint8)
+    labels = []
+    for i, path in enumerate(tqdm(files, desc=f"load {base}", unit="img", disable=len(files) < 500)):
+        try:
+            with Image.open(path) as img:
+                img = img.convert(mode)
+                if img.size != (width, height):
+                    img = img.resize((width, height), Image.Resampling.BICUBIC)
+                images[i] = np.asarray(img).reshape(height, width, channels)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise UserError(f"{path} is not a readable image ({exc})") from None
+        labels.append(class_index[path.parent.relative_to(base).as_posix()])
+    return ImageData(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+                     torch.tensor(labels, dtype=torch.int64), class_names, str(base))

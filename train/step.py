@@ -1,0 +1,128 @@
+"""The books' two-phase GAN step, as small functions over tensors.
+
+Phase 1 trains D on [fake; real] with targets [0; 1] (Géron's order); phase 2 trains G
+through D with fresh noise and targets 1. D is not "frozen" by flipping requires_grad
+(that breaks compiled graphs, see REFERENCE.md): G's step simply asks autograd for G's
+gradients only and steps only G's optimizer. Dropout in D stays active in both phases,
+as in Keras' `train_on_batch`.
+
+Every function returns tensors and never calls `.item()`, so nothing waits for the GPU;
+the trainer reads the accumulated metrics every `--log-every` steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Order of the values in the per-step metrics vector.
+METRIC_NAMES = ("d_loss_real", "d_loss_fake", "d_acc_real", "d_acc_fake", "g_loss")
+
+
+@dataclass
+class StepOptions:
+    label_smoothing: float = 0.0
+    label_noise: float = 0.0
+    clip_value: float = 0.0
+    replay_prob: float = 0.5
+
+
+class ReplayBuffer:
+    """Experience replay (Géron ch. 17): D also sees fakes from earlier generators.
+
+    A fixed-size ring buffer on the training device; until it holds a full batch it only
+    collects. Each replayed sample replaces a fresh fake with probability `prob`.
+    """
+
+    def __init__(self, capacity: int, image_shape: tuple[int, ...], device: torch.device):
+        self.images = torch.zeros((capacity, *image_shape), device=device)
+        self.capacity = capacity
+        self.count = 0  # images written so far (host-side int: no sync needed)
+
+    def mix(self, fake: torch.Tensor, prob: float, generator: torch.Generator) -> torch.Tensor:
+        batch = fake.shape[0]
+        mixed = fake
+        if self.count >= batch:
+            filled = min(self.count, self.capacity)
+            idx = torch.randint(0, filled, (batch,), device=fake.device, generator=generator)
+            use_old = torch.rand(batch, device=fake.device, generator=generator) < prob
+            mixed = torch.where(use_old.view(-1, 1, 1, 1), self.images[idx], fake)
+        slots = (torch.arange(batch, device=fake.device) + self.count) % self.capacity
+        self.images[slots] = fake
+        self.count += batch
+        return mixed
+
+    def state_dict(self) -> dict:
+        return {"images": self.images.cpu(), "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images.copy_(state["images"])
+        self.count = int(state["count"])
+
+
+def d_targets(batch: int, real: bool, opts: StepOptions, device: torch.device,
+              generator: torch.Generator) -> torch.Tensor:
+    """Targets for D: 1 for real (minus smoothing), 0 for fake, minus Chollet's noise if on."""
+    value = (1.0 - opts.label_smoothing) if real else 0.0
+    targets = torch.full((batch, 1), value, device=device)
+    if opts.label_noise:
+        targets = targets - opts.label_noise * torch.rand((batch, 1), device=device, generator=generator)
+    return targets
+
+
+def _clip(params, clip_value: float) -> None:
+    if clip_value:
+        nn.utils.clip_grad_value_(params, clip_value, foreach=True)
+
+
+def train_step(generator: nn.Module, discriminator: nn.Module,
+               opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+               real: torch.Tensor, latent_dim: int, noise_gen: torch.Generator,
+               opts: StepOptions, replay: ReplayBuffer | None = None) -> torch.Tensor:
+    """One D step then one G step; returns the metrics vector (see METRIC_NAMES) on the device."""
+    batch, device = real.shape[0], real.device
+
+    # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does.
+    noise = torch.randn((batch, latent_dim), device=device, generator=noise_gen)
+    fake = generator(noise).detach()
+    if replay is not None:
+        fake = replay.mix(fake, opts.replay_prob, noise_gen)
+    logits = discriminator(torch.cat([fake, real]))          # (2B, 1)
+    logits_fake, logits_real = logits[:batch], logits[batch:]
+    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device, noise_gen))
+    loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device, noise_gen))
+    opt_d.zero_grad(set_to_none=True)
+    ((loss_fake + loss_real) / 2).backward()
+    _clip(discriminator.parameters(), opts.clip_value)
+    opt_d.step()
+
+    # Phase 2: G through D, fresh noise, targets "real"; only G's gradients are computed.
+    noise = torch.randn((batch, latent_dim), device=device, generator=noise_gen)
+    logits = discriminator(generator(noise))
+    loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    opt_g.zero_grad(set_to_none=True)
+    g_params = [p for p in generator.parameters() if p.requires_grad]
+    loss_g.backward(inputs=g_params)
+    _clip(g_params, opts.clip_value)
+    opt_g.step()
+
+    with torch.no_grad():
+        acc_real = (logits_real > 0).float().mean()
+        acc_fake = (logits_fake < 0).float().mean()
+        return torch.stack([loss_real.detach(), loss_fake.detach(), acc_real, acc_fake, loss_g.detach()])
+
+
+def keras_rmsprop(params, lr: float) -> torch.optim.RMSprop:
+    """Keras' RMSprop defaults (rho 0.9, epsilon 1e-7), with PyTorch's multi-tensor kernels."""
+    return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True)
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema = decay·ema + (1 − decay)·model for parameters; buffers (BN statistics) are copied."""
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, list(model.parameters()), 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
