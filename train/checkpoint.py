@@ -40,16 +40,16 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is corrupt or truncated (not a PyTorch checkpoint archive)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "not plain weights"
-        if "Weights only load failed" in reason or "Unsupported global" in str(exc):
-            raise UserError(f"refusing to load {path}: it holds Python objects that could run code, "
-                            "not plain weights") from None
-        raise UserError(f"{path} is not a readable checkpoint ({reason})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise UserError(f"{path} is corrupt or truncated ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    except pickle.UnpicklingError:
+        raise UserError(f"refusing to load {path}: it holds Python objects that could run code, "
+                        "not plain weights") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path} is corrupt or truncated ({reason[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(f"{path} is not a GAN workbench checkpoint")
     if state.get("version") != VERSION:

@@ -1,0 +1,141 @@
+"""Export a generator to ONNX and prove it matches PyTorch.
+
+`export_generator` is a pure function: module + facts in, ONNX bytes out (metadata
+embedded, checked with onnx.checker). `parity` runs ONNX Runtime and PyTorch on the
+same latent vectors and reports the largest absolute difference.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from .runtime import latents
+
+FP32_TOLERANCE = 1e-4
+# fp16 keeps ~3 significant digits; after 2-5 layers errors of a few 1e-3 on a [-1, 1] scale are normal.
+FP16_TOLERANCE = 2e-2
+# uint8 output: rounding of values that sit on a .5 boundary may differ by one level.
+UINT8_TOLERANCE = 1
+PARITY_BATCHES = (1, 7, 64)
+
+
+class ToPixels(nn.Module):
+    """G followed by the display transform, so clients receive uint8 pixels straight from the graph."""
+
+    def __init__(self, generator: nn.Module, pixel_range: tuple[float, float]):
+        super().__init__()
+        self.generator = generator
+        self.lo, self.scale = pixel_range[0], 255.0 / (pixel_range[1] - pixel_range[0])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        pixels = (self.generator(z) - self.lo) * self.scale
+        return torch.clamp(torch.round(pixels), 0, 255).to(torch.uint8)
+
+
+class HalfPrecision(nn.Module):
+    """fp16 weights and arithmetic inside, fp32 in and out. Made in PyTorch rather than by an
+    ONNX fp16 converter: those have emitted unsorted graphs and wrong Casts (REFERENCE.md)."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = copy.deepcopy(generator).half()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z.half()).float()
+
+
+class _Named(nn.Module):
+    """Gives the exported graph an input named `z` whatever G's forward calls it."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.inner(z)
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The dynamo exporter logs about torchvision ops and deprecations that mean nothing to our users."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch._dynamo", "torch.export")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+@dataclass
+class ExportOptions:
+    opset: int = 18
+    fp16: bool = False
+    uint8_output: bool = False
+
+
+def export_generator(generator: nn.Module, facts: dict, metadata: dict, options: ExportOptions) -> bytes:
+    """ONNX bytes of `generator` (put in eval mode here) with a dynamic batch axis and our metadata."""
+    generator = generator.eval()
+    if options.fp16:
+        generator = HalfPrecision(generator).eval()
+    module = _Named(ToPixels(generator, tuple(facts["pixel_range"])) if options.uint8_output else generator).eval()
+    example = torch.randn(2, facts["latent_dim"])  # batch >= 2: batch 1 can pin the "dynamic" axis to 1
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            module, (example,), dynamo=True, input_names=["z"], output_names=["images"], opset_version=options.opset,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},), verbose=False)
+    model = program.model_proto
+    info = {
+        "preset": facts["preset"], "latent_dim": str(facts["latent_dim"]),
+        "image_shape": json.dumps(list(facts["image_shape"])), "pixel_range": json.dumps(list(facts["pixel_range"])),
+        "output": "uint8" if options.uint8_output else "float", "precision": "fp16" if options.fp16 else "fp32",
+        **{k: str(v) for k, v in metadata.items()},
+    }
+    del model.metadata_props[:]
+    for key, value in info.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model, full_check=True)
+    return model.SerializeToString()
+
+
+def tolerance(options: ExportOptions) -> float:
+    if options.uint8_output:
+        return UINT8_TOLERANCE
+    return FP16_TOLERANCE if options.fp16 else FP32_TOLERANCE
+
+
+@torch.no_grad()
+def torch_reference(generator: nn.Module, z: np.ndarray, facts: dict, uint8_output: bool) -> np.ndarray:
+    module = ToPixels(generator, tuple(facts["pixel_range"])) if uint8_output else generator
+    return module.eval()(torch.from_numpy(z)).numpy()
+
+
+def parity(model_bytes: bytes, generator: nn.Module, facts: dict, options: ExportOptions,
+           providers: list | None = None, batches=PARITY_BATCHES, seed: int = 0) -> dict[int, float]:
+    """Max |ONNX Runtime − PyTorch| per batch size, on the same seeded latent vectors."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model_bytes, providers=providers or ["CPUExecutionProvider"])
+    errors = {}
+    for batch in batches:
+        z = latents(seed + batch, batch, facts["latent_dim"])
+        ours = session.run(None, {"z": z})[0]
+        ref = torch_reference(generator, z, facts, options.uint8_output)
+        if ours.shape != ref.shape:
+            raise AssertionError(f"batch {batch}: ONNX output shape {ours.shape} != PyTorch {ref.shape}")
+        errors[batch] = float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max())
+    return errors

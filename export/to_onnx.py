@@ -1,0 +1,99 @@
+"""Export a run's generator to ONNX: `python -m export.to_onnx [RUN | CHECKPOINT]` (see --help).
+
+Writes `<run>/generator.onnx` (and `generator_ema.onnx` when the run kept an EMA of G),
+after proving on the spot that ONNX Runtime reproduces PyTorch for batches 1, 7 and 64.
+Nothing is written when the proof fails.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import onnx
+import torch
+
+from train import checkpoint
+from train.errors import UserError, cli_entry
+from train.images import atomic_write
+
+from .onnx_export import PARITY_BATCHES, ExportOptions, export_generator, parity, tolerance
+from .runtime import cuda_usable, pick_providers
+
+EXAMPLES = """examples:
+  python -m export.to_onnx                              newest run under checkpoints/
+  python -m export.to_onnx checkpoints/<run>            a given run (its last.pt)
+  python -m export.to_onnx checkpoints/<run>/step_0001000.pt --output g1000.onnx
+  python -m export.to_onnx --output-range 0-255         bake scaling, clamping and uint8 into the graph
+  python -m export.to_onnx --fp16                       half-precision weights (inputs/outputs stay fp32)
+"""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m export.to_onnx", description=__doc__.splitlines()[0],
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", nargs="?", help="run folder or checkpoint file (default: newest run under --runs)")
+    parser.add_argument("--runs", default="checkpoints", help="folder of run folders (default: checkpoints)")
+    parser.add_argument("--output", help="output file for G (default: <run>/generator.onnx; EMA beside it)")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default: 18)")
+    parser.add_argument("--fp16", action="store_true", help=f"store weights in float16; parity bound "
+                        f"{tolerance(ExportOptions(fp16=True))} instead of {tolerance(ExportOptions())}")
+    parser.add_argument("--output-range", choices=("model", "0-255"), default="model",
+                        help="model: G's own output range (default); 0-255: uint8 pixels from the graph")
+    return parser.parse_args(argv)
+
+
+def output_paths(run_dir: Path, args, has_ema: bool) -> dict[str, Path]:
+    suffix = ("_fp16" if args.fp16 else "") + ("_u8" if args.output_range == "0-255" else "")
+    main = Path(args.output) if args.output else run_dir / f"generator{suffix}.onnx"
+    paths = {"generator": main}
+    if has_ema:
+        paths["generator_ema"] = main.with_name(main.stem.replace("generator", "generator_ema", 1) + main.suffix) \
+            if "generator" in main.stem else main.with_name(main.stem + "_ema" + main.suffix)
+    return paths
+
+
+@cli_entry
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.opset < 18:
+        raise UserError(f"--opset {args.opset} is too old for the exporter; use 18 or newer")
+    source = Path(args.source) if args.source else checkpoint.newest_run(args.runs)
+    ckpt_path = checkpoint.resolve(source)
+    state = checkpoint.load(ckpt_path)
+    generator, ema = checkpoint.build_generators(state)
+    facts = state["model"]
+    options = ExportOptions(opset=args.opset, fp16=args.fp16, uint8_output=args.output_range == "0-255")
+    metadata = {
+        "run": ckpt_path.parent.name, "dataset": facts.get("dataset", ""),
+        "class_names": ",".join(facts.get("class_names", [])),
+        "epoch": state["epoch"], "step": state["step"], "checkpoint": ckpt_path.name,
+        "checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch_version": torch.__version__, "onnx_version": onnx.__version__, "opset": args.opset,
+    }
+    targets = output_paths(ckpt_path.parent, args, ema is not None)
+    bound = tolerance(options)
+    for kind, module in (("generator", generator), ("generator_ema", ema)):
+        if module is None:
+            continue
+        print(f"exporting {kind} of {ckpt_path} (step {state['step']}) ...", flush=True)
+        model_bytes = export_generator(module, facts, {**metadata, "weights": kind}, options)
+        checks = [("CPUExecutionProvider", ["CPUExecutionProvider"])]
+        if cuda_usable():
+            checks.append(("CUDAExecutionProvider", pick_providers("cuda")))
+        for name, providers in checks:
+            errors = parity(model_bytes, module, facts, options, providers)
+            report = ", ".join(f"batch {b}: {e:.2e}" for b, e in errors.items())
+            print(f"  parity vs PyTorch on {name}: max |diff| {report} (bound {bound:g})")
+            if max(errors.values()) > bound:
+                raise UserError(f"ONNX Runtime output differs from PyTorch by {max(errors.values()):.3g} "
+                                f"(> {bound:g}) on {name}; nothing was written")
+        atomic_write(targets[kind], model_bytes)
+        print(f"  wrote {targets[kind]} ({len(model_bytes) / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import synthetic  # noqa: E402
+
+# Tests never touch the network or the user's cache.
+os.environ["GAN_WORKBENCH_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr("train.data.SYSTEM_FASHION_DIRS", ())
+
+
+@pytest.fixture(scope="session")
+def fashion_dir(tmp_path_factory):
+    return synthetic.fashion_like(tmp_path_factory.mktemp("fashion"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, fashion_dir):
+    """A finished 12-step DCGAN run on synthetic Fashion-MNIST, shared by tests that only read it."""
+    from train.dcgan import main
+
+    out = tmp_path_factory.mktemp("runs")
+    code = main(["--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "12", "--log-every", "4",
+                 "--checkpoint-every", "6", "--out", str(out), "--name", "tiny", "--ema", "0.9"])
+    assert code == 0
+    return out / "tiny"

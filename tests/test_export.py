@@ -1,0 +1,172 @@
+import copy
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from torch import nn
+
+from export import runtime
+from export.onnx_export import ExportOptions, export_generator, parity
+from export.to_onnx import main as export_main
+from train.models import PRESETS, build
+
+
+def facts_for(name):
+    p = PRESETS[name]
+    return {"preset": name, "latent_dim": p.latent_dim, "image_shape": list(p.image_shape),
+            "pixel_range": list(p.pixel_range)}
+
+
+def randomise_batchnorm(module):
+    """Give BN layers running statistics far from a fresh batch's, so train and eval modes differ."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    return module
+
+
+@pytest.fixture(scope="module")
+def exported():
+    """Each preset's G (with non-trivial BN statistics) and its fp32 ONNX bytes."""
+    torch.manual_seed(0)
+    out = {}
+    for name in PRESETS:
+        generator = randomise_batchnorm(build(name)[0]).eval()
+        out[name] = (generator, export_generator(generator, facts_for(name), {"run": "t"}, ExportOptions()))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_onnx_runtime_matches_pytorch_on_cpu(exported, name):
+    generator, model_bytes = exported[name]
+    errors = parity(model_bytes, generator, facts_for(name), ExportOptions(), batches=(1, 7, 64))
+    assert set(errors) == {1, 7, 64}
+    assert max(errors.values()) < 1e-4, errors
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_onnx_runtime_matches_pytorch_on_cuda(exported, name):
+    if not runtime.cuda_usable():
+        pytest.skip("no CUDA GPU/driver on this machine, so the CUDA execution provider cannot run")
+    generator, model_bytes = exported[name]
+    errors = parity(model_bytes, generator, facts_for(name), ExportOptions(), runtime.pick_providers("cuda"))
+    assert max(errors.values()) < 1e-4, errors
+
+
+def test_export_uses_eval_mode_batchnorm_and_dropout(exported):
+    generator, model_bytes = exported["dcgan"]
+    z = runtime.latents(3, 16, 100)
+    session_out = runtime_session(model_bytes).run(None, {"z": z})[0]
+    with torch.no_grad():
+        eval_out = generator.eval()(torch.from_numpy(z)).numpy()
+        train_out = copy.deepcopy(generator).train()(torch.from_numpy(z)).numpy()  # a copy: BN stats would move
+    assert np.abs(session_out - eval_out).max() < 1e-4
+    assert np.abs(session_out - train_out).max() > 1e-2, "BN statistics should matter here"
+    with_dropout = nn.Sequential(generator, nn.Dropout(0.5)).train()  # export must switch it off
+    dropout_bytes = export_generator(with_dropout, facts_for("dcgan"), {}, ExportOptions())
+    out = runtime_session(dropout_bytes).run(None, {"z": z})[0]
+    assert np.abs(out - eval_out).max() < 1e-4
+
+
+def runtime_session(model_bytes):
+    import onnxruntime as ort
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+
+
+def test_batch_axis_is_dynamic_and_metadata_complete(exported):
+    _, model_bytes = exported["mlp"]
+    model = onnx.load_from_string(model_bytes)
+    onnx.checker.check_model(model, full_check=True)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and dims[1].dim_value == 30
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["preset"] == "mlp" and meta["latent_dim"] == "30" and meta["image_shape"] == "[1, 28, 28]"
+    session = runtime_session(model_bytes)
+    for batch in (1, 3, 130):
+        assert session.run(None, {"z": runtime.latents(0, batch, 30)})[0].shape == (batch, 1, 28, 28)
+
+
+def test_cli_exports_run_with_ema_and_runtime_reproduces_torch(tiny_run, capsys):
+    assert export_main([str(tiny_run)]) == 0
+    printed = capsys.readouterr().out
+    assert "batch 1:" in printed and "batch 7:" in printed and "batch 64:" in printed
+    for name in ("generator.onnx", "generator_ema.onnx"):
+        g = runtime.OnnxGenerator(tiny_run / name, device="cpu")
+        assert g.provider == "CPUExecutionProvider"
+        meta = g.info.metadata
+        for key in ("preset", "latent_dim", "image_shape", "pixel_range", "dataset", "epoch", "step",
+                    "checkpoint_sha256", "exported_at", "torch_version", "onnx_version"):
+            assert meta.get(key), key
+        assert meta["step"] == "12" and meta["weights"] == name[:-5]
+        z = g.latents(seed=7, count=5)
+        assert np.array_equal(z, g.latents(seed=7, count=5)) and not np.array_equal(z, g.latents(8, 5))
+        images = g.images(z)
+        assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8
+        assert np.array_equal(images, g.images(z))  # deterministic across calls
+    from train import checkpoint
+    state = checkpoint.load(tiny_run / "last.pt")
+    generator, _ = checkpoint.build_generators(state)
+    with torch.no_grad():
+        torch_images = generator(torch.from_numpy(z)).numpy()
+    onnx_float = runtime.OnnxGenerator(tiny_run / "generator.onnx").run(z)
+    assert np.abs(onnx_float - torch_images).max() < 1e-4
+
+
+@pytest.mark.parametrize("flags, name, dtype", [(["--output-range", "0-255"], "generator_u8.onnx", np.uint8),
+                                                (["--fp16"], "generator_fp16.onnx", np.float32)])
+def test_cli_uint8_and_fp16_variants(tiny_run, flags, name, dtype):
+    assert export_main([str(tiny_run), *flags]) == 0
+    g = runtime.OnnxGenerator(tiny_run / name)
+    raw = g.run(g.latents(1, 4))
+    assert raw.dtype == dtype and raw.shape == (4, 1, 28, 28)
+    reference = runtime.OnnxGenerator(tiny_run / "generator.onnx") if (tiny_run / "generator.onnx").exists() else None
+    if reference is not None:
+        diff = np.abs(g.images(g.latents(1, 4)).astype(int) - reference.images(g.latents(1, 4)).astype(int)).max()
+        assert diff <= 3
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert export_main(["--runs", str(tmp_path)]) == 2
+    assert "python -m train.dcgan" in capsys.readouterr().err
+    assert export_main([str(tmp_path / "missing.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00" * 100)
+    assert export_main([str(junk)]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    assert export_main([str(foreign)]) == 2
+    assert "not a GAN workbench checkpoint" in capsys.readouterr().err
+
+
+def test_onnx_without_metadata_is_refused(tmp_path):
+    generator = build("mlp")[0].eval()
+    path = tmp_path / "plain.onnx"
+    torch.onnx.export(generator, (torch.randn(2, 30),), str(path), dynamo=True, verbose=False)
+    with pytest.raises(runtime.RuntimeErrorForUser, match="no GAN workbench metadata"):
+        runtime.OnnxGenerator(path)
+    (tmp_path / "corrupt.onnx").write_bytes(b"not a protobuf at all")
+    with pytest.raises(runtime.RuntimeErrorForUser, match="not a readable ONNX model"):
+        runtime.OnnxGenerator(tmp_path / "corrupt.onnx")
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this would have run",))
+
+
+def test_checkpoint_that_runs_code_is_refused(tmp_path, capsys):
+    hostile = tmp_path / "hostile.pt"
+    torch.save({"format": "gan-workbench-checkpoint", "payload": _RunsCode()}, hostile)
+    assert export_main([str(hostile)]) == 2
+    captured = capsys.readouterr()
+    assert "refusing to load" in captured.err and "this would have run" not in captured.out
+    truncated = tmp_path / "truncated.pt"
+    good = tmp_path / "good.pt"
+    torch.save({"format": "x", "w": torch.zeros(1000)}, good)
+    truncated.write_bytes(good.read_bytes()[:-300])
+    assert export_main([str(truncated)]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from train.models import PRESETS, build, count_trainable
+
+# Trainable parameter counts of the Keras originals (REFERENCE.md).
+KERAS_COUNTS = {"dcgan": (840_321, 212_865), "mlp": (136_634, 132_951), "frog": (6_264_579, 790_913)}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_COUNTS))
+def test_parameter_counts_equal_keras(name):
+    generator, discriminator = build(name)
+    assert (count_trainable(generator), count_trainable(discriminator)) == KERAS_COUNTS[name]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("minibatch_std", [False, True])
+def test_shapes_and_ranges(name, minibatch_std):
+    preset = PRESETS[name]
+    generator, discriminator = build(name, minibatch_std=minibatch_std)
+    z = torch.randn(3, preset.latent_dim)
+    images = generator(z)
+    assert images.shape == (3, *preset.image_shape)
+    lo, hi = preset.pixel_range
+    assert images.min() >= lo and images.max() <= hi
+    assert discriminator(images).shape == (3, 1)
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(ValueError, match="unknown model preset"):
+        build("stylegan")
+
+
+def test_frog_leaky_slope_is_configurable():
+    generator, _ = build("frog", leaky_slope=0.3)
+    slopes = {m.negative_slope for m in generator.modules() if isinstance(m, torch.nn.LeakyReLU)}
+    assert slopes == {0.3}
+
+
+def test_keras_batchnorm_defaults():
+    generator, _ = build("dcgan")
+    bns = [m for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 2 and all(bn.momentum == pytest.approx(0.01) and bn.eps == pytest.approx(1e-3) for bn in bns)
