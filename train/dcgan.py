@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             _remove_empty_run(run_dir)
         raise
     if resume_state is None:
-        write_config(run_dir, cfg, trainer.model_facts())
+        write_config(run_dir, trainer)
     print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
           f"on {device}; run folder {run_dir}")
     return trainer.fit()

@@ -165,7 +165,7 @@ class Trainer:
             return 0
         self._install_signal_handlers()
         metrics = MetricsLog(self.run_dir / "metrics.jsonl", self.device)
-        lo, hi = self.pixel_range
+        check_image_batch(self._real_batch(epoch_order(cfg.seed, 0, len(self.data)), 0), self.image_shape, "a real batch")
         bar = tqdm(total=total_steps, initial=p.step, unit="step", dynamic_ncols=True,
                    mininterval=0.5 if sys.stderr.isatty() else 30, desc=f"epoch {p.epoch + 1}/{cfg.epochs}")
         t_mark = time.perf_counter()
@@ -175,9 +175,7 @@ class Trainer:
                 order = epoch_order(cfg.seed, epoch, len(self.data)).to(self.device)
                 bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
                 for i in range(p.step % self.steps_per_epoch, self.steps_per_epoch):
-                    idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                    real = self.images[idx].float() * ((hi - lo) / 255.0) + lo
-                    check_image_batch(real, self.image_shape, "a real batch") if p.step == 0 else None
+                    real = self._real_batch(order, i)
                     metrics.add(train_step(self.generator, self.discriminator, self.opt_g, self.opt_d, real,
                                            self.latent_dim, self.noise_gen, self.opts, self.replay))
                     if self.ema is not None:
@@ -214,6 +212,12 @@ class Trainer:
             metrics.close()
         print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
         return 0
+
+    def _real_batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
+        """Batch `index` of an epoch's order, scaled on the device from uint8 to the model's pixel range."""
+        lo, hi = self.pixel_range
+        idx = order[index * self.cfg.batch_size:(index + 1) * self.cfg.batch_size]
+        return self.images[idx].float() * ((hi - lo) / 255.0) + lo
 
     def _flush(self, metrics: "MetricsLog", bar: tqdm, epoch: int) -> None:
         record = metrics.flush(self.progress, epoch + 1, self.cfg.batch_size,
@@ -290,8 +294,10 @@ def new_run_dir(cfg: TrainConfig) -> Path:
     return run_dir
 
 
-def write_config(run_dir: Path, cfg: TrainConfig, facts: dict) -> None:
-    payload = {"train": cfg.to_dict(), "model": facts, "created": datetime.now().isoformat(timespec="seconds"),
+def write_config(run_dir: Path, trainer: Trainer) -> None:
+    payload = {"train": trainer.cfg.to_dict(), "model": trainer.model_facts(),
+               "steps_per_epoch": trainer.steps_per_epoch, "dataset_size": len(trainer.data),
+               "data_source": trainer.data.source, "created": datetime.now().isoformat(timespec="seconds"),
                "torch": torch.__version__}
     atomic_write(run_dir / "config.json", (json.dumps(payload, indent=2) + "\n").encode())
 

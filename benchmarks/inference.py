@@ -1,0 +1,79 @@
+"""ONNX Runtime vs eager PyTorch for a book generator, measured side by side in one run.
+
+    python -m benchmarks.inference [--model dcgan] [--run checkpoints/<run>] [--repeats 50]
+
+Prints ms per call and images/s for batch 1, 64 and 256, and the ORT/PyTorch speed ratio.
+Weights do not change the arithmetic, so without --run a freshly built G is used.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from export import runtime
+from export.onnx_export import ExportOptions, export_generator
+from train import checkpoint
+from train.models import PRESETS, build
+
+
+def time_call(fn, repeats: int) -> float:
+    """Median milliseconds per call after warm-up (the median shrugs off stray scheduler hiccups)."""
+    for _ in range(3):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(PRESETS), default="dcgan")
+    parser.add_argument("--run", help="use this run's trained G instead of a fresh one")
+    parser.add_argument("--batches", default="1,64,256")
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args(argv)
+    if args.run:
+        state = checkpoint.load(checkpoint.resolve(args.run))
+        generator, facts = checkpoint.build_generators(state)[0], state["model"]
+    else:
+        p = PRESETS[args.model]
+        generator = build(args.model)[0].eval()
+        facts = {"preset": args.model, "latent_dim": p.latent_dim, "image_shape": list(p.image_shape),
+                 "pixel_range": list(p.pixel_range)}
+    session = ort.InferenceSession(export_generator(generator, facts, {}, ExportOptions()),
+                                   providers=runtime.pick_providers("auto"))
+    device = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+    generator.to(device)
+    print(f"{facts['preset']} generator; machine: {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} torch threads, ORT provider {session.get_providers()[0]}, torch {torch.__version__}, "
+          f"onnxruntime {ort.__version__}")
+    print(f"{'batch':>5} | {'PyTorch ms':>10} | {'ORT ms':>8} | {'PyTorch img/s':>13} | {'ORT img/s':>10} | ORT speed-up")
+    for batch in (int(b) for b in args.batches.split(",")):
+        z = runtime.latents(0, batch, facts["latent_dim"])
+        zt = torch.from_numpy(z).to(device)
+
+        def torch_call():
+            with torch.inference_mode():
+                out = generator(zt)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return out
+
+        torch_ms = time_call(torch_call, args.repeats)
+        ort_ms = time_call(lambda: session.run(None, {"z": z}), args.repeats)
+        print(f"{batch:>5} | {torch_ms:>10.3f} | {ort_ms:>8.3f} | {batch / torch_ms * 1000:>13,.0f} | "
+              f"{batch / ort_ms * 1000:>10,.0f} | {torch_ms / ort_ms:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
