@@ -12,7 +12,6 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import onnxruntime as ort
 import torch
 

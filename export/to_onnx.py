@@ -15,10 +15,10 @@ import onnx
 import torch
 
 from train import checkpoint
-from train.errors import UserError, cli_entry
+from train.errors import ArgumentParser, UserError, cli_entry
 from train.images import atomic_write
 
-from .onnx_export import PARITY_BATCHES, ExportOptions, export_generator, parity, tolerance
+from .onnx_export import ExportOptions, export_generator, parity, tolerance
 from .runtime import cuda_usable, pick_providers
 
 EXAMPLES = """examples:
@@ -31,7 +31,7 @@ EXAMPLES = """examples:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m export.to_onnx", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m export.to_onnx", description=__doc__.splitlines()[0],
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", help="run folder or checkpoint file (default: newest run under --runs)")
     parser.add_argument("--runs", default="checkpoints", help="folder of run folders (default: checkpoints)")

@@ -1,7 +1,6 @@
 import pickle
 import tarfile
 
-import numpy as np
 import pytest
 import torch
 

@@ -81,29 +81,28 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def _positive(kind):
+def _bounded(kind, ok, rule: str):
+    """An argparse type that names the rule in its error: "must be > 0, got -3"."""
     def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
         return value
     return parse
+
+
+def _positive(kind):
+    return _bounded(kind, lambda v: v > 0, "> 0")
 
 
 def _non_negative(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-        return value
-    return parse
+    return _bounded(kind, lambda v: v >= 0, ">= 0")
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+_fraction = _bounded(float, lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 _TYPES = {

@@ -27,7 +27,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from .errors import UserError
+from .errors import ArgumentParser, UserError, cli_entry
 
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # MD5 of each published .gz file (what a download must match) and of its decompressed
@@ -291,3 +291,24 @@ def _load_folder(root: Path, split: str, image_shape: tuple[int, int, int]) -> I
         labels.append(class_index[path.parent.relative_to(base).as_posix()])
     return ImageData(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
                      torch.tensor(labels, dtype=torch.int64), class_names, str(base))
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """`python -m train.data [fashion-mnist|cifar10] [--data-dir D] [--offline]`: find (or fetch) a dataset."""
+
+    parser = ArgumentParser(prog="python -m train.data",
+                                     description="Find a dataset in the known folders, else download and cache it.")
+    parser.add_argument("dataset", choices=("fashion-mnist", "cifar10"), nargs="?", default="fashion-mnist")
+    parser.add_argument("--data-dir", help="look only in this folder")
+    parser.add_argument("--offline", action="store_true", help="do not download, only look")
+    args = parser.parse_args(argv)
+    if args.offline:
+        os.environ["GAN_WORKBENCH_OFFLINE"] = "1"
+    found = load(args.dataset, "train", args.data_dir)
+    print(f"{args.dataset}: {len(found)} training images in {found.source}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

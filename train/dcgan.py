@@ -5,11 +5,12 @@ Thin CLI over `train.trainer`: parse flags, make or reopen the run folder, train
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from . import checkpoint
 from .config import TrainConfig, add_arguments, from_args
-from .errors import UserError, cli_entry
+from .errors import ArgumentParser, UserError, cli_entry
 from .trainer import Trainer, new_run_dir, pick_device, resume_config, truncate_metrics, write_config
 
 EXAMPLES = """examples:
@@ -23,7 +24,7 @@ EXAMPLES = """examples:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m train.dcgan", description="Train a GAN from the books (Géron ch. 17, Chollet) and "
         "write a run folder with checkpoints, metrics.jsonl and sample grids.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,14 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg, given = from_args(args)
     resume_state = None
     if args.resume:
-        out = Path(given.get("out", TrainConfig.out))
-        path = checkpoint.resolve(checkpoint.newest_run(out) if args.resume == "latest" else args.resume)
-        resume_state = checkpoint.load(path)
-        cfg = resume_config(resume_state, given)
-        run_dir = path.parent
-        truncate_metrics(run_dir / "metrics.jsonl", resume_state["step"])
-        (run_dir / "samples").mkdir(exist_ok=True)
-        print(f"resuming {run_dir} at step {resume_state['step']}")
+        run_dir, resume_state, cfg = reopen(args.resume, given)
     else:
         cfg = cfg.resolved()
         run_dir = None
@@ -64,6 +58,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
           f"on {device}; run folder {run_dir}")
     return trainer.fit()
+
+
+def reopen(target: str, given: dict) -> tuple[Path, dict | None, TrainConfig]:
+    """The run folder, checkpoint state and config to continue. A run killed before its first
+    checkpoint restarts from step 0 with its config.json; leftovers of a crash are cleaned."""
+    out = Path(given.get("out", TrainConfig.out))
+    path = checkpoint.newest_run(out) if target == "latest" else Path(target)
+    run_dir = path if path.is_dir() else path.parent
+    for stale in [*run_dir.glob(".*.tmp"), *run_dir.glob("samples/.*.tmp")]:
+        stale.unlink(missing_ok=True)  # a temp file whose write was cut short
+    if path.is_dir() and not (path / "last.pt").exists() and (path / "config.json").is_file():
+        try:
+            saved = json.loads((path / "config.json").read_text())["train"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{path}/config.json is unreadable ({exc}); start a new run instead") from None
+        state = {"config": saved}
+        truncate_metrics(run_dir / "metrics.jsonl", 0)
+        print(f"{path} has no checkpoint yet: starting it again from step 0")
+        return run_dir, None, resume_config(state, given)
+    state = checkpoint.load(checkpoint.resolve(path))
+    cfg = resume_config(state, given)
+    truncate_metrics(run_dir / "metrics.jsonl", state["step"])
+    (run_dir / "samples").mkdir(exist_ok=True)
+    print(f"resuming {run_dir} at step {state['step']}")
+    return run_dir, state, cfg
 
 
 def _remove_empty_run(run_dir: Path) -> None:

@@ -5,6 +5,7 @@ set GAN_DEBUG=1 to get the traceback when debugging the tool itself.
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -50,3 +51,10 @@ def _fail(message: str, code: int) -> int:
         traceback.print_exc()
     print(message.splitlines()[0] if message else "error", file=sys.stderr)
     return code
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line (no usage dump) that points to --help."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")

@@ -127,6 +127,11 @@ class Trainer:
     # --- outputs -----------------------------------------------------------------------
 
     def _save(self, periodic: bool = False) -> None:
+        """Checkpoint, unless a weight went NaN/inf: a good checkpoint is never replaced by a broken one."""
+        params = [*self.generator.parameters(), *self.discriminator.parameters()]
+        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+            raise UserError(f"training diverged: weights became NaN/inf by step {self.progress.step}; "
+                            f"the last good checkpoint in {self.run_dir} was kept. Try a lower --lr")
         state = self.state_dict()
         if periodic:
             checkpoint.save(state, self.run_dir / f"step_{self.progress.step:07d}.pt")

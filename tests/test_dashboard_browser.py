@@ -1,0 +1,86 @@
+"""The dashboard in a real browser: `streamlit run` on localhost, loaded in headless Chromium.
+
+Skipped when Chromium or Playwright is missing. Set DASHBOARD_SCREENSHOTS=DIR to keep a
+screenshot of each tab (that is how docs/dashboard-*.png are made), and DASHBOARD_RUNS=DIR
+to point it at real runs instead of the tiny test run.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from export.to_onnx import main as export_main
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TABS = ("Sample", "Interpolate", "Latent arithmetic", "Training")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served_dashboard(tiny_run, tmp_path):
+    root = os.environ.get("DASHBOARD_RUNS")
+    if not root:
+        assert export_main([str(tiny_run)]) == 0
+        root = tmp_path / "runs"
+        shutil.copytree(tiny_run, root / "tiny")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--", "--runs", str(root)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start within 60 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_tabs_render_images_without_errors(served_dashboard):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    shots = Path(os.environ["DASHBOARD_SCREENSHOTS"]) if os.environ.get("DASHBOARD_SCREENSHOTS") else None
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(served_dashboard, wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)
+        for tab in TABS:
+            page.get_by_role("tab", name=tab).click()
+            panel = page.locator('[role="tabpanel"]:visible')
+            if tab != "Training":
+                panel.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
+                loaded = panel.locator('[data-testid="stImage"] img').evaluate_all(
+                    "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
+                assert loaded >= 1, f"no generated image rendered in the {tab} tab"
+            else:
+                panel.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+            assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown in {tab}"
+            if shots:
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / f"dashboard-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+        browser.close()
