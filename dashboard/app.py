@@ -196,7 +196,8 @@ def metrics_frame(run: Run) -> pd.DataFrame | None:
         st.warning(f"{run.name}: skipped {bad} unreadable line(s) in metrics.jsonl")
     if not records:
         return None
-    frame = pd.DataFrame.from_records(records).drop_duplicates("step", keep="last").sort_values("step")
+    # loss and evaluation records of the same step are merged (last non-empty value per column)
+    frame = pd.DataFrame.from_records(records).groupby("step", as_index=False).last().sort_values("step")
     frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *sorted(BASE_METRICS)])))  # absent -> NaN
     for column in frame.columns:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")

@@ -14,7 +14,7 @@ from .models import PRESETS
 
 # Fields a resumed run may change (they set how long and how often, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "keep_checkpoints",
-                   "log_every", "device", "data_dir")
+                   "log_every", "device", "data_dir", "eval_every", "eval_samples")
 
 
 def _f(default, help_text: str, **extra):
@@ -43,6 +43,9 @@ class TrainConfig:
     sample_every: int = _f(0, "also write a sample grid every N steps (0 = only at each epoch's end)")
     checkpoint_every: int = _f(1000, "steps between periodic checkpoints (0 = only last.pt at epoch ends)")
     keep_checkpoints: int = _f(3, "periodic checkpoints to keep (older ones are deleted)")
+    eval_every: int = _f(0, "every N steps, log quick FID/KID and class coverage of 2,000 samples to metrics.jsonl "
+                         "(0 = off; Fashion-MNIST-shaped models)")
+    eval_samples: int = _f(2000, "samples for the quick in-training evaluation")
     label_smoothing: float = _f(0.0, "one-sided label smoothing: D's real targets become 1 - value (e.g. 0.1)")
     label_noise: float | None = _f(None, "Chollet's label noise: subtract value*U(0,1) from D's targets "
                                    "(frog preset: 0.05, else 0)")
@@ -109,6 +112,7 @@ _TYPES = {
     "epochs": _positive(int), "batch_size": _positive(int), "lr": _positive(float), "lr_d": _positive(float),
     "lr_g": _positive(float), "max_steps": _non_negative(int), "log_every": _positive(int),
     "sample_every": _non_negative(int), "checkpoint_every": _non_negative(int), "keep_checkpoints": _positive(int),
+    "eval_every": _non_negative(int), "eval_samples": _bounded(int, lambda v: v >= 100, ">= 100"),
     "label_smoothing": _fraction, "label_noise": _fraction, "replay": _non_negative(int), "ema": _fraction,
     "leaky_slope": _non_negative(float), "clip_value": _non_negative(float),
 }

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import checkpoint
 from .config import TrainConfig, add_arguments, from_args
 from .errors import ArgumentParser, UserError, cli_entry
+from .distributed import Dist
 from .trainer import Trainer, new_run_dir, pick_device, resume_config, truncate_metrics, write_config
 
 EXAMPLES = """examples:
@@ -44,20 +45,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cfg = cfg.resolved()
         run_dir = None
-    device = pick_device(cfg.device)
-    if run_dir is None:
-        run_dir = new_run_dir(cfg)
+    dist = Dist.from_env(cfg.device)
     try:
-        trainer = Trainer(cfg, run_dir, device, resume_state)
-    except UserError:
-        if resume_state is None and not any(run_dir.glob("*.pt")):
-            _remove_empty_run(run_dir)
-        raise
-    if resume_state is None:
-        write_config(run_dir, trainer)
-    print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
-          f"on {device}; run folder {run_dir}")
-    return trainer.fit()
+        device = pick_device(dist.device(cfg.device))
+        if run_dir is None:
+            run_dir = dist.broadcast(new_run_dir(cfg) if dist.main else None)
+        try:
+            trainer = Trainer(cfg, run_dir, device, resume_state, dist)
+        except UserError:
+            if dist.main and resume_state is None and not any(run_dir.glob("*.pt")):
+                _remove_empty_run(run_dir)
+            raise
+        if dist.main:
+            if resume_state is None:
+                write_config(run_dir, trainer)
+            print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
+                  f"on {device}{f' x {dist.world} processes' if dist.enabled else ''}; run folder {run_dir}")
+        return trainer.fit()
+    finally:
+        dist.close()
 
 
 def reopen(target: str, given: dict) -> tuple[Path, dict | None, TrainConfig]:

@@ -62,13 +62,43 @@ class ReplayBuffer:
         self.count = int(state["count"])
 
 
+@dataclass
+class Shard:
+    """This process's slice of each global batch under DistributedDataParallel (rank 0 of 1 alone).
+
+    Every rank draws the *global* batch of noise from the same generator and keeps its slice,
+    so N processes see exactly the noise one process would see with the same global batch.
+    """
+
+    rank: int = 0
+    world: int = 1
+
+    def draw(self, fn, batch: int, *shape: int, device, generator) -> torch.Tensor:
+        full = fn((batch * self.world, *shape), device=device, generator=generator)
+        return full[self.rank * batch:(self.rank + 1) * batch]
+
+
+@dataclass
+class Nets:
+    """G and D, plus the wrappers that run their training forward passes (DDP, or the modules themselves)."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    g_train: nn.Module | None = None
+    d_train: nn.Module | None = None
+
+    def __post_init__(self):
+        self.g_train = self.g_train or self.generator
+        self.d_train = self.d_train or self.discriminator
+
+
 def d_targets(batch: int, real: bool, opts: StepOptions, device: torch.device,
-              generator: torch.Generator) -> torch.Tensor:
+              generator: torch.Generator, shard: Shard = Shard()) -> torch.Tensor:
     """Targets for D: 1 for real (minus smoothing), 0 for fake, minus Chollet's noise if on."""
     value = (1.0 - opts.label_smoothing) if real else 0.0
     targets = torch.full((batch, 1), value, device=device)
     if opts.label_noise:
-        targets = targets - opts.label_noise * torch.rand((batch, 1), device=device, generator=generator)
+        targets = targets - opts.label_noise * shard.draw(torch.rand, batch, 1, device=device, generator=generator)
     return targets
 
 
@@ -77,33 +107,35 @@ def _clip(params, clip_value: float) -> None:
         nn.utils.clip_grad_value_(params, clip_value, foreach=True)
 
 
-def train_step(generator: nn.Module, discriminator: nn.Module,
-               opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                real: torch.Tensor, latent_dim: int, noise_gen: torch.Generator,
-               opts: StepOptions, replay: ReplayBuffer | None = None) -> torch.Tensor:
+               opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard()) -> torch.Tensor:
     """One D step then one G step; returns the metrics vector (see METRIC_NAMES) on the device."""
     batch, device = real.shape[0], real.device
 
-    # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does.
-    noise = torch.randn((batch, latent_dim), device=device, generator=noise_gen)
-    fake = generator(noise).detach()
+    # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does. The fakes are
+    # made without an autograd graph: D's step never backpropagates into G.
+    noise = shard.draw(torch.randn, batch, latent_dim, device=device, generator=noise_gen)
+    with torch.no_grad():
+        fake = nets.generator(noise)
     if replay is not None:
         fake = replay.mix(fake, opts.replay_prob, noise_gen)
-    logits = discriminator(torch.cat([fake, real]))          # (2B, 1)
+    logits = nets.d_train(torch.cat([fake, real]))             # (2B, 1)
     logits_fake, logits_real = logits[:batch], logits[batch:]
-    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device, noise_gen))
-    loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device, noise_gen))
+    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device, noise_gen, shard))
+    loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device, noise_gen, shard))
     opt_d.zero_grad(set_to_none=True)
     ((loss_fake + loss_real) / 2).backward()
-    _clip(discriminator.parameters(), opts.clip_value)
+    _clip(nets.discriminator.parameters(), opts.clip_value)
     opt_d.step()
 
-    # Phase 2: G through D, fresh noise, targets "real"; only G's gradients are computed.
-    noise = torch.randn((batch, latent_dim), device=device, generator=noise_gen)
-    logits = discriminator(generator(noise))
+    # Phase 2: G through D (the bare module: its gradients are not wanted, so DDP must not wait
+    # for them), fresh noise, targets "real"; only G's gradients are computed.
+    noise = shard.draw(torch.randn, batch, latent_dim, device=device, generator=noise_gen)
+    logits = nets.discriminator(nets.g_train(noise))
     loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
     opt_g.zero_grad(set_to_none=True)
-    g_params = [p for p in generator.parameters() if p.requires_grad]
+    g_params = [p for p in nets.generator.parameters() if p.requires_grad]
     loss_g.backward(inputs=g_params)
     _clip(g_params, opts.clip_value)
     opt_g.step()

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from . import checkpoint, data as datasets
@@ -26,7 +27,8 @@ from .config import SCHEDULE_FIELDS, TrainConfig
 from .errors import UserError
 from .images import atomic_write, grid, png_bytes, to_uint8
 from .models import PRESETS, build, check_image_batch
-from .step import METRIC_NAMES, ReplayBuffer, StepOptions, keras_rmsprop, train_step, update_ema
+from .distributed import Dist
+from .step import METRIC_NAMES, Nets, ReplayBuffer, Shard, StepOptions, keras_rmsprop, train_step, update_ema
 
 SAMPLE_GRID_SIZE = 64
 
@@ -61,8 +63,13 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, resume_state: dict | None = None):
-        self.cfg, self.run_dir, self.device = cfg, run_dir, device
+    def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, resume_state: dict | None = None,
+                 dist: Dist = Dist()):
+        self.cfg, self.run_dir, self.device, self.dist = cfg, run_dir, device, dist
+        if cfg.batch_size % dist.world:
+            raise UserError(f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among {dist.world} processes")
+        self.local_batch = cfg.batch_size // dist.world
+        self.shard = Shard(dist.rank, dist.world)
         preset = PRESETS[cfg.model]
         self.latent_dim, self.image_shape, self.pixel_range = preset.latent_dim, preset.image_shape, preset.pixel_range
         self.data = datasets.load(cfg.dataset, "train", cfg.data_dir, cfg.class_tuple, preset.image_shape)
@@ -75,6 +82,11 @@ class Trainer:
         self.generator, self.discriminator = build(cfg.model, cfg.minibatch_std, cfg.leaky_slope)
         self.generator.to(device).train()
         self.discriminator.to(device).train()
+        self.nets = Nets(self.generator, self.discriminator)
+        if dist.enabled:
+            ids = [device.index] if device.type == "cuda" else None
+            self.nets = Nets(self.generator, self.discriminator, DistributedDataParallel(self.generator, device_ids=ids),
+                             DistributedDataParallel(self.discriminator, device_ids=ids))
         self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g)
         self.opt_d = keras_rmsprop(self.discriminator.parameters(), cfg.lr_d)
         self.ema = copy.deepcopy(self.generator).eval() if cfg.ema else None
@@ -84,6 +96,11 @@ class Trainer:
         self.sample_z = fixed_latents(cfg.seed, self.latent_dim).to(device)
         self.progress = Progress()
         self.stop_signal: int | None = None
+        self.quick_eval = None
+        self.postfix: dict[str, str] = {}  # what the progress bar shows after the counts
+        if cfg.eval_every and dist.main:
+            from .evaluate import QuickEval  # only runs that ask for it pay for the classifier
+            self.quick_eval = QuickEval(cfg, self.model_facts(), cfg.eval_samples)
         if resume_state is not None:
             self._restore(resume_state)
 
@@ -132,6 +149,8 @@ class Trainer:
         if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
             raise UserError(f"training diverged: weights became NaN/inf by step {self.progress.step}; "
                             f"the last good checkpoint in {self.run_dir} was kept. Try a lower --lr")
+        if not self.dist.main:
+            return
         state = self.state_dict()
         if periodic:
             checkpoint.save(state, self.run_dir / f"step_{self.progress.step:07d}.pt")
@@ -142,6 +161,8 @@ class Trainer:
 
     @torch.no_grad()
     def _write_grid(self, name: str) -> None:
+        if not self.dist.main:
+            return
         models = [("", self.generator)] + ([("ema_", self.ema)] if self.ema is not None else [])
         for prefix, model in models:
             was_training = model.training
@@ -169,9 +190,9 @@ class Trainer:
             print(f"run already at step {p.step} of {total_steps}; raise --epochs or --max-steps to train on")
             return 0
         self._install_signal_handlers()
-        metrics = MetricsLog(self.run_dir / "metrics.jsonl", self.device)
+        metrics = MetricsLog(self.run_dir / "metrics.jsonl" if self.dist.main else None, self.device, self.dist)
         check_image_batch(self._real_batch(epoch_order(cfg.seed, 0, len(self.data)), 0), self.image_shape, "a real batch")
-        bar = tqdm(total=total_steps, initial=p.step, unit="step", dynamic_ncols=True,
+        bar = tqdm(total=total_steps, initial=p.step, unit="step", dynamic_ncols=True, disable=not self.dist.main,
                    mininterval=0.5 if sys.stderr.isatty() else 30, desc=f"epoch {p.epoch + 1}/{cfg.epochs}")
         t_mark = time.perf_counter()
         try:
@@ -181,17 +202,21 @@ class Trainer:
                 bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
                 for i in range(p.step % self.steps_per_epoch, self.steps_per_epoch):
                     real = self._real_batch(order, i)
-                    metrics.add(train_step(self.generator, self.discriminator, self.opt_g, self.opt_d, real,
-                                           self.latent_dim, self.noise_gen, self.opts, self.replay))
+                    metrics.add(train_step(self.nets, self.opt_g, self.opt_d, real, self.latent_dim, self.noise_gen,
+                                           self.opts, self.replay, self.shard))
                     if self.ema is not None:
                         update_ema(self.ema, self.generator, cfg.ema)
                     p.step += 1
                     bar.update(1)
                     now = time.perf_counter()
                     p.elapsed, t_mark = p.elapsed + now - t_mark, now
-                    stopping = self.stop_signal is not None or p.step >= total_steps
                     if p.step % cfg.log_every == 0:
                         self._flush(metrics, bar, epoch)
+                    stop = self._agreed_stop(at_log_boundary=p.step % cfg.log_every == 0)
+                    stopping = stop is not None or p.step >= total_steps
+                    if cfg.eval_every and p.step % cfg.eval_every == 0:
+                        self._flush(metrics, bar, epoch)
+                        self._evaluate(metrics, bar, epoch)
                     if cfg.sample_every and p.step % cfg.sample_every == 0:
                         self._write_grid(f"step_{p.step:07d}")
                     if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
@@ -206,23 +231,41 @@ class Trainer:
                     self._write_grid(f"step_{p.step:07d}")  # stopped mid-epoch: still show where it got to
                 self._flush(metrics, bar, epoch)
                 self._save()
-                if self.stop_signal is not None:
-                    name = signal.Signals(self.stop_signal).name
+                if stop is not None:
+                    name = signal.Signals(stop).name
                     bar.close()
                     print(f"{name}: saved {self.run_dir / 'last.pt'} at step {p.step}; "
                           f"continue with: python -m train.dcgan --resume {self.run_dir}")
-                    return 128 + self.stop_signal
+                    return 128 + stop
         finally:
             bar.close()
             metrics.close()
         print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
         return 0
 
+    def _evaluate(self, metrics: "MetricsLog", bar: tqdm, epoch: int) -> None:
+        result = self.quick_eval(self.generator)
+        metrics.write({"step": self.progress.step, "epoch": epoch + 1, **result})
+        self.postfix["fid"] = f"{result['fid']:.2f}"
+        bar.set_postfix(self.postfix)
+        warning = self.quick_eval.collapse_warning(result)
+        if warning:
+            tqdm.write(warning)
+
     def _real_batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
         """Batch `index` of an epoch's order, scaled on the device from uint8 to the model's pixel range."""
         lo, hi = self.pixel_range
-        idx = order[index * self.cfg.batch_size:(index + 1) * self.cfg.batch_size]
+        start = index * self.cfg.batch_size + self.shard.rank * self.local_batch  # this rank's slice of the global batch
+        idx = order[start:start + self.local_batch]
         return self.images[idx].float() * ((hi - lo) / 255.0) + lo
+
+    def _agreed_stop(self, at_log_boundary: bool) -> int | None:
+        """The signal to stop on, once every rank knows of it (DDP ranks agree at log boundaries)."""
+        if not self.dist.enabled:
+            return self.stop_signal
+        if at_log_boundary and self.dist.any(self.stop_signal is not None, self.device):
+            return self.stop_signal or signal.SIGTERM
+        return None
 
     def _flush(self, metrics: "MetricsLog", bar: tqdm, epoch: int) -> None:
         record = metrics.flush(self.progress, epoch + 1, self.cfg.batch_size,
@@ -232,16 +275,21 @@ class Trainer:
         if not all(math.isfinite(record[k]) for k in METRIC_NAMES):
             raise UserError(f"training diverged: a loss became NaN/inf by step {self.progress.step}; "
                             f"the last good checkpoint in {self.run_dir} was kept. Try a lower --lr")
-        bar.set_postfix(d_real=f"{record['d_loss_real']:.3f}", d_fake=f"{record['d_loss_fake']:.3f}",
-                        g=f"{record['g_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
+        self.postfix.update(d_real=f"{record['d_loss_real']:.3f}", d_fake=f"{record['d_loss_fake']:.3f}",
+                            g=f"{record['g_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
+        bar.set_postfix(self.postfix)
 
 
 class MetricsLog:
-    """Sums the per-step metrics on the device; `flush` reads them once and appends a JSON line."""
+    """Sums the per-step metrics on the device; `flush` reads them once and appends a JSON line.
 
-    def __init__(self, path: Path, device: torch.device):
-        self.path = path
-        self.file = open(path, "a", encoding="utf-8")
+    Under DDP the sums of all ranks are added first, so the record holds global-batch means;
+    only rank 0 (the one given a path) writes.
+    """
+
+    def __init__(self, path: Path | None, device: torch.device, dist: Dist = Dist()):
+        self.path, self.dist = path, dist
+        self.file = open(path, "a", encoding="utf-8") if path is not None else None
         self.sum = torch.zeros(len(METRIC_NAMES), device=device)
         self.count = 0
         self.window_start = time.perf_counter()
@@ -253,21 +301,28 @@ class MetricsLog:
     def flush(self, progress: Progress, epoch: int, batch_size: int, extra: dict) -> dict | None:
         if self.count == 0:
             return None
-        means = (self.sum / self.count).tolist()  # the one host sync per window
+        means = (self.dist.sum_(self.sum) / (self.count * self.dist.world)).tolist()  # the one host sync per window
         now = time.perf_counter()
         record = {"step": progress.step, "epoch": epoch, **dict(zip(METRIC_NAMES, means)), **extra,
                   "time": round(progress.elapsed, 3),
                   "images_per_s": self.count * batch_size / max(now - self.window_start, 1e-9)}
         if all(math.isfinite(record[k]) for k in METRIC_NAMES):
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+            self.write(record)
         self.sum.zero_()
         self.count = 0
         self.window_start = now
         return record
 
+    def write(self, record: dict) -> None:
+        """One whole line per write call: a crash can tear only the last line, which resume drops."""
+        if self.file is None:
+            return
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:

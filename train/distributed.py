@@ -1,0 +1,73 @@
+"""DistributedDataParallel plumbing: `torchrun --nproc_per_node=N -m train.dcgan ...`.
+
+torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; without them this is a one-process no-op. NCCL
+on GPUs, gloo on CPU. Rank 0 alone writes the run folder; every collective below is called
+by all ranks at the same point of the loop, so none can hang waiting for the others.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, device_name: str = "auto") -> "Dist":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        use_cuda = torch.cuda.is_available() and device_name != "cpu"
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if use_cuda:
+            torch.cuda.set_device(local_rank)
+        if not torch_dist.is_initialized():
+            torch_dist.init_process_group("nccl" if use_cuda else "gloo")
+        return cls(torch_dist.get_rank(), torch_dist.get_world_size(), local_rank)
+
+    def device(self, name: str) -> str:
+        """Under torchrun each rank uses its own GPU."""
+        if self.enabled and name in ("auto", "cuda") and torch.cuda.is_available():
+            return f"cuda:{self.local_rank}"
+        return name
+
+    def broadcast(self, value):
+        """Rank 0's value, on every rank (e.g. the run folder, whose default name has a timestamp)."""
+        if not self.enabled:
+            return value
+        box = [value]
+        torch_dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def sum_(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.enabled:
+            torch_dist.all_reduce(tensor)
+        return tensor
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        if not self.enabled:
+            return flag
+        return bool(self.sum_(torch.tensor([float(flag)], device=device)).item() > 0)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            torch_dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
