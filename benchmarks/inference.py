@@ -21,16 +21,23 @@ from train import checkpoint
 from train.models import PRESETS, build
 
 
-def time_call(fn, repeats: int) -> float:
-    """Median milliseconds per call after warm-up (the median shrugs off stray scheduler hiccups)."""
-    for _ in range(3):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+def time_pair(fn_a, fn_b, repeats: int, blocks: int = 10) -> tuple[float, float]:
+    """Median ms per call of two functions, measured in alternating blocks so that both see the
+    same machine (this shared 2-core box drifts); a pause between blocks lets the other library's
+    spinning worker threads go idle first."""
+    samples: tuple[list, list] = ([], [])
+    for fn in (fn_a, fn_b):
+        for _ in range(3):
+            fn()
+    per_block = max(1, repeats // blocks)
+    for _ in range(blocks):
+        for fn, out in ((fn_a, samples[0]), (fn_b, samples[1])):
+            time.sleep(0.05)
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                out.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def main(argv=None) -> int:
@@ -38,7 +45,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", choices=sorted(PRESETS), default="dcgan")
     parser.add_argument("--run", help="use this run's trained G instead of a fresh one")
     parser.add_argument("--batches", default="1,64,256")
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=200, help="calls per runtime and batch size")
     args = parser.parse_args(argv)
     if args.run:
         state = checkpoint.load(checkpoint.resolve(args.run))
@@ -67,8 +74,7 @@ def main(argv=None) -> int:
                 torch.cuda.synchronize()
             return out
 
-        torch_ms = time_call(torch_call, args.repeats)
-        ort_ms = time_call(lambda: session.run(None, {"z": z}), args.repeats)
+        torch_ms, ort_ms = time_pair(torch_call, lambda: session.run(None, {"z": z}), args.repeats)
         print(f"{batch:>5} | {torch_ms:>10.3f} | {ort_ms:>8.3f} | {batch / torch_ms * 1000:>13,.0f} | "
               f"{batch / ort_ms * 1000:>10,.0f} | {torch_ms / ort_ms:.2f}x")
     return 0

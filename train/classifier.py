@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     acc = accuracy(model, test.images, test.labels)
     command = "python -m train.classifier " + " ".join(argv if argv is not None else sys.argv[1:])
     record = {"format": FORMAT, "test_accuracy": acc, "command": command.strip(), "seed": args.seed,
-              "epochs": args.epochs, "train_seconds": round(time.time() - start, 1), "torch": torch.__version__,
+              "epochs": args.epochs, "train_seconds": round(time.time() - start, 1), "torch": str(torch.__version__),
               "weights": model.state_dict()}
     buffer = io.BytesIO()
     torch.save(record, buffer)

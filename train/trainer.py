@@ -234,17 +234,21 @@ class Trainer:
                 if stop is not None:
                     name = signal.Signals(stop).name
                     bar.close()
-                    print(f"{name}: saved {self.run_dir / 'last.pt'} at step {p.step}; "
-                          f"continue with: python -m train.dcgan --resume {self.run_dir}")
+                    if self.dist.main:
+                        print(f"{name}: saved {self.run_dir / 'last.pt'} at step {p.step}; "
+                              f"continue with: python -m train.dcgan --resume {self.run_dir}")
                     return 128 + stop
         finally:
             bar.close()
             metrics.close()
-        print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
+        if self.dist.main:
+            print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
         return 0
 
     def _evaluate(self, metrics: "MetricsLog", bar: tqdm, epoch: int) -> None:
         result = self.quick_eval(self.generator)
+        if self.ema is not None:
+            result.update({f"{k}_ema": v for k, v in self.quick_eval(self.ema).items()})
         metrics.write({"step": self.progress.step, "epoch": epoch + 1, **result})
         self.postfix["fid"] = f"{result['fid']:.2f}"
         bar.set_postfix(self.postfix)
