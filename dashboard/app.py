@@ -46,9 +46,9 @@ def load_generator(path: str, mtime: float) -> OnnxGenerator:
     return OnnxGenerator(path)
 
 
-def upscale(image: np.ndarray, min_size: int = 480) -> np.ndarray:
+def upscale(image: np.ndarray, target: int = 640) -> np.ndarray:
     """Nearest-neighbour enlargement so 28-pixel images are visible, with crisp pixels."""
-    factor = max(1, min(8, min_size // max(image.shape[:2])))
+    factor = max(1, min(8, round(target / max(image.shape[:2]))))
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 

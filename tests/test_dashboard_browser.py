@@ -78,7 +78,8 @@ def test_tabs_render_images_without_errors(served_dashboard):
                 assert loaded >= 1, f"no generated image rendered in the {tab} tab"
             else:
                 panel.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
+            page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)  # script done
+            page.wait_for_timeout(300)
             assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown in {tab}"
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
