@@ -20,7 +20,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only dashboard/ on the path
 
 from dashboard import latent  # noqa: E402
-from dashboard.runs import Run, discover, load_metrics, safe_child, sample_grids  # noqa: E402
+from dashboard.runs import Run, discover, load_eval, load_metrics, safe_child, sample_grids  # noqa: E402
 from export.runtime import OnnxGenerator, RuntimeErrorForUser  # noqa: E402
 from train.images import gif_bytes, grid, png_bytes  # noqa: E402
 
@@ -220,6 +220,20 @@ def grid_frames(paths: tuple[str, ...]) -> list[np.ndarray]:
     return [f for f in frames if f.shape == frames[-1].shape]
 
 
+def evaluation_table(run: Run) -> None:
+    report, problem = load_eval(run)
+    if problem:
+        st.warning(f"{run.name}: {problem}")
+    if report is None:
+        return
+    st.subheader("Quality (python -m train.evaluate)")
+    rows = {**report["generators"], **{f"reference: {k}": v for k, v in report.get("reference", {}).items()}}
+    columns = ["fid", "kid", "precision", "recall", "classes_covered", "kl_uniform"]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    st.dataframe(table, key="eval_table")
+    st.caption(f"step {report.get('step')}, {report.get('samples')} samples; {report.get('note', '')}")
+
+
 def training_tab(run: Run, runs: list[Run]) -> None:
     frame = metrics_frame(run)
     if frame is None:
@@ -237,6 +251,7 @@ def training_tab(run: Run, runs: list[Run]) -> None:
         if quality:
             st.subheader("Quality metrics")
             st.line_chart(indexed[quality].dropna(how="all"))
+    evaluation_table(run)
     grids = sample_grids(run)
     if grids:
         st.subheader("Fixed-seed samples over training")

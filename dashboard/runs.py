@@ -103,3 +103,17 @@ def sample_grids(run: Run) -> list[Path]:
     """The fixed-latent grids of raw G in training order: per epoch, or per step for runs shorter than one."""
     samples = run.path / "samples"
     return sorted(samples.glob("epoch_*.png")) or sorted(samples.glob("step_*.png"))
+
+
+def load_eval(run: Run) -> tuple[dict | None, str | None]:
+    """The run's eval.json (from python -m train.evaluate) and a problem message, if any."""
+    path = run.path / "eval.json"
+    if not path.is_file():
+        return None, None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(report, dict) or not isinstance(report.get("generators"), dict):
+            raise ValueError("no generators section")
+        return report, None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        return None, f"eval.json is unreadable ({exc})"

@@ -106,6 +106,24 @@ def test_training_tab_charts_grids_and_comparison(runs_root, monkeypatch):
     assert set(compared[compared.columns[1]]) == {"good g_loss", "good d_loss_real", "other g_loss", "other d_loss_real"}
 
 
+def test_training_tab_shows_evaluation_table(runs_root, monkeypatch):
+    report = {"step": 12, "samples": 200, "note": "classifier features",
+              "generators": {"generator": {"fid": 12.5, "kid": 0.1, "precision": 0.5, "recall": 0.4,
+                                           "classes_covered": 9, "kl_uniform": 0.2}},
+              "reference": {"real_train_vs_test": {"fid": 0.5, "kid": 0.0, "precision": 0.9, "recall": 0.9,
+                                                    "classes_covered": 10, "kl_uniform": 0.01}}}
+    (runs_root / "other" / "eval.json").write_text(json.dumps(report))
+    at = app(runs_root, monkeypatch).run()
+    at.sidebar.selectbox[0].set_value("other").run()
+    table = at.dataframe[0].value
+    assert list(table.index) == ["generator", "reference: real_train_vs_test"]
+    assert table.loc["generator", "fid"] == 12.5 and table.loc["reference: real_train_vs_test", "classes_covered"] == 10
+    (runs_root / "other" / "eval.json").write_text("{broken")
+    at.run()
+    assert any("eval.json is unreadable" in w.value for w in at.warning) and not at.exception
+    (runs_root / "other" / "eval.json").unlink()
+
+
 def test_broken_run_shows_messages_and_page_keeps_working(runs_root, monkeypatch):
     at = app(runs_root, monkeypatch).run()
     at.sidebar.selectbox[0].set_value("broken").run()
