@@ -9,8 +9,8 @@
     is BCE on logits, the function our D defines (sigmoid + BCELoss is the same function but
     clamps once D saturates, and RMSprop's first steps turn such tiny gradient differences into
     different updates, which would make the parity check meaningless).
-(b) our path: uint8 data resident on the device, `train.step.train_step`, metrics summed on
-    the device and read every 50 steps.
+(b) our path: the trainer's `train.fast.StaticStep` (uint8 data resident on the device, the
+    step replayed as one CUDA graph on GPUs), metrics summed on the device and read every 50 steps.
 Before timing, both run the same 5 steps from the same weights, batches, noise and dropout
 masks, and their losses must agree within 1e-4: the speed never comes from other arithmetic.
 """
@@ -26,7 +26,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from train.models import PRESETS, build
-from train.step import Nets, StepOptions, keras_rmsprop, train_step
+from train.fast import StaticStep
+from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
 
 PARITY_TOLERANCE = 1e-4
 
@@ -119,17 +120,23 @@ def time_eager(name, batch, device, seconds) -> float:
 
 
 def time_ours(name, batch, device, seconds) -> float:
+    """The trainer's own step runner: static buffers, and one CUDA graph per step on GPUs."""
     preset = PRESETS[name]
     g, d = (m.to(device) for m in build(name))
-    step = OurStep(g, d, preset, StepOptions(label_noise=preset.label_noise, clip_value=preset.clip_value))
-    images = fake_dataset(preset, max(4096, 4 * batch), device)
+    graphs = device.type == "cuda"
+    opt_g, opt_d = keras_rmsprop(g.parameters(), preset.lr_g, graphs), keras_rmsprop(d.parameters(), preset.lr_d, graphs)
+    opts = StepOptions(label_noise=preset.label_noise, clip_value=preset.clip_value)
     noise_gen = torch.Generator(device=device).manual_seed(0)
+    images = fake_dataset(preset, max(4096, 4 * batch), device)
     total = torch.zeros(5, device=device)
+    step = StaticStep(lambda real, draws: train_step(Nets(g, d), opt_g, opt_d, real, preset.latent_dim, noise_gen,
+                                                     opts, draws=draws),
+                      lambda: draw(batch, preset.latent_dim, opts, device, noise_gen),
+                      images, preset.pixel_range, batch, total, capture=graphs)
     state = {"n": 0}
 
-    def run(real):
-        nonlocal total
-        total += step(real, noise_gen)
+    def run(idx):
+        step(idx)
         state["n"] += 1
         if state["n"] % 50 == 0:
             total.tolist()  # the trainer's one read per logging window
@@ -138,7 +145,7 @@ def time_ours(name, batch, device, seconds) -> float:
         while True:
             order = torch.randperm(len(images), device=device)
             for i in range(len(images) // batch):
-                yield scale(images[order[i * batch:(i + 1) * batch]], preset)
+                yield order[i * batch:(i + 1) * batch]
 
     return _timed(run, batches(), batch, device, seconds)
 

@@ -86,12 +86,12 @@ def test_nan_is_caught_and_good_checkpoint_kept(tmp_path, fashion_dir, monkeypat
     real_step = trainer_module.train_step
     calls = {"n": 0}
 
-    def poisoned_step(generator, *args, **kwargs):
+    def poisoned_step(nets, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 6:  # after step 5, a weight goes NaN
             with torch.no_grad():
-                next(generator.parameters()).fill_(float("nan"))
-        return real_step(generator, *args, **kwargs)
+                next(nets.generator.parameters()).fill_(float("nan"))
+        return real_step(nets, *args, **kwargs)
 
     monkeypatch.setattr(trainer_module, "train_step", poisoned_step)
     code = train_main(["--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "40", "--log-every", "2",

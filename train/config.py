@@ -14,7 +14,7 @@ from .models import PRESETS
 
 # Fields a resumed run may change (they set how long and how often, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "keep_checkpoints",
-                   "log_every", "device", "data_dir", "eval_every", "eval_samples")
+                   "log_every", "device", "data_dir", "eval_every", "eval_samples", "cuda_graphs")
 
 
 def _f(default, help_text: str, **extra):
@@ -38,6 +38,8 @@ class TrainConfig:
     device: str = _f("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
     out: str = _f("checkpoints", "folder that holds run folders")
     name: str | None = _f(None, "run folder name (default: <model>-<dataset>-<date>-<time>)")
+    cuda_graphs: str = _f("auto", "auto: on CUDA, replay each training step as one captured CUDA graph (not with "
+                          "DDP or --replay); off: plain eager steps", choices=("auto", "off"))
     max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs")
     log_every: int = _f(50, "steps between metrics.jsonl records (each averages its window)")
     sample_every: int = _f(0, "also write a sample grid every N steps (0 = only at each epoch's end)")

@@ -92,13 +92,41 @@ class Nets:
         self.d_train = self.d_train or self.discriminator
 
 
+@dataclass
+class Draws:
+    """The random numbers of one step from the run's generator (dropout uses torch's default one).
+
+    Drawn before any arithmetic, so a CUDA-graphed step can receive them in static buffers and
+    consume exactly the numbers the eager step would.
+    """
+
+    noise_d: torch.Tensor  # (B, latent): G's input for D's phase
+    noise_g: torch.Tensor  # (B, latent): G's input for G's phase
+    label_noise_fake: torch.Tensor | None  # (B, 1) U(0,1) draws for Chollet's label noise, or None
+    label_noise_real: torch.Tensor | None
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for t in (self.noise_d, self.noise_g, self.label_noise_fake, self.label_noise_real) if t is not None]
+
+
+def draw(batch: int, latent_dim: int, opts: StepOptions, device: torch.device, generator: torch.Generator,
+         shard: Shard = Shard()) -> Draws:
+    noise_d = shard.draw(torch.randn, batch, latent_dim, device=device, generator=generator)
+    label_fake = label_real = None
+    if opts.label_noise:
+        label_fake = shard.draw(torch.rand, batch, 1, device=device, generator=generator)
+        label_real = shard.draw(torch.rand, batch, 1, device=device, generator=generator)
+    noise_g = shard.draw(torch.randn, batch, latent_dim, device=device, generator=generator)
+    return Draws(noise_d, noise_g, label_fake, label_real)
+
+
 def d_targets(batch: int, real: bool, opts: StepOptions, device: torch.device,
-              generator: torch.Generator, shard: Shard = Shard()) -> torch.Tensor:
+              label_noise: torch.Tensor | None) -> torch.Tensor:
     """Targets for D: 1 for real (minus smoothing), 0 for fake, minus Chollet's noise if on."""
     value = (1.0 - opts.label_smoothing) if real else 0.0
     targets = torch.full((batch, 1), value, device=device)
     if opts.label_noise:
-        targets = targets - opts.label_noise * shard.draw(torch.rand, batch, 1, device=device, generator=generator)
+        targets = targets - opts.label_noise * label_noise
     return targets
 
 
@@ -109,21 +137,28 @@ def _clip(params, clip_value: float) -> None:
 
 def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                real: torch.Tensor, latent_dim: int, noise_gen: torch.Generator,
-               opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard()) -> torch.Tensor:
-    """One D step then one G step; returns the metrics vector (see METRIC_NAMES) on the device."""
+               opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard(),
+               draws: Draws | None = None) -> torch.Tensor:
+    """One D step then one G step; returns the metrics vector (see METRIC_NAMES) on the device.
+
+    `draws` are the step's random numbers; when None they are drawn here from `noise_gen`.
+    """
     batch, device = real.shape[0], real.device
+    if draws is None:
+        draws = draw(batch, latent_dim, opts, device, noise_gen, shard)
 
     # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does. The fakes are
     # made without an autograd graph: D's step never backpropagates into G.
-    noise = shard.draw(torch.randn, batch, latent_dim, device=device, generator=noise_gen)
     with torch.no_grad():
-        fake = nets.generator(noise)
+        fake = nets.generator(draws.noise_d)
     if replay is not None:
         fake = replay.mix(fake, opts.replay_prob, noise_gen)
     logits = nets.d_train(torch.cat([fake, real]))             # (2B, 1)
     logits_fake, logits_real = logits[:batch], logits[batch:]
-    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device, noise_gen, shard))
-    loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device, noise_gen, shard))
+    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device,
+                                                                          draws.label_noise_fake))
+    loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device,
+                                                                          draws.label_noise_real))
     opt_d.zero_grad(set_to_none=True)
     ((loss_fake + loss_real) / 2).backward()
     _clip(nets.discriminator.parameters(), opts.clip_value)
@@ -131,8 +166,7 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
 
     # Phase 2: G through D (the bare module: its gradients are not wanted, so DDP must not wait
     # for them), fresh noise, targets "real"; only G's gradients are computed.
-    noise = shard.draw(torch.randn, batch, latent_dim, device=device, generator=noise_gen)
-    logits = nets.discriminator(nets.g_train(noise))
+    logits = nets.discriminator(nets.g_train(draws.noise_g))
     loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
     opt_g.zero_grad(set_to_none=True)
     g_params = [p for p in nets.generator.parameters() if p.requires_grad]
@@ -146,9 +180,10 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         return torch.stack([loss_real.detach(), loss_fake.detach(), acc_real, acc_fake, loss_g.detach()])
 
 
-def keras_rmsprop(params, lr: float) -> torch.optim.RMSprop:
-    """Keras' RMSprop defaults (rho 0.9, epsilon 1e-7), with PyTorch's multi-tensor kernels."""
-    return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True)
+def keras_rmsprop(params, lr: float, capturable: bool = False) -> torch.optim.RMSprop:
+    """Keras' RMSprop defaults (rho 0.9, epsilon 1e-7), with PyTorch's multi-tensor kernels;
+    `capturable` keeps the step count on the device so the update can live in a CUDA graph."""
+    return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True, capturable=capturable)
 
 
 @torch.no_grad()

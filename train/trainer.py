@@ -28,7 +28,9 @@ from .errors import UserError
 from .images import atomic_write, grid, png_bytes, to_uint8
 from .models import PRESETS, build, check_image_batch
 from .distributed import Dist
-from .step import METRIC_NAMES, Nets, ReplayBuffer, Shard, StepOptions, keras_rmsprop, train_step, update_ema
+from .fast import StaticStep
+from .step import (METRIC_NAMES, Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, keras_rmsprop, train_step,
+                   update_ema)
 
 SAMPLE_GRID_SIZE = 64
 
@@ -87,8 +89,10 @@ class Trainer:
             ids = [device.index] if device.type == "cuda" else None
             self.nets = Nets(self.generator, self.discriminator, DistributedDataParallel(self.generator, device_ids=ids),
                              DistributedDataParallel(self.discriminator, device_ids=ids))
-        self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g)
-        self.opt_d = keras_rmsprop(self.discriminator.parameters(), cfg.lr_d)
+        # The CUDA-graph fast path (train/fast.py) where it applies; DDP and replay use the same code eagerly.
+        self.use_graphs = device.type == "cuda" and cfg.cuda_graphs == "auto" and not dist.enabled and not cfg.replay
+        self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g, capturable=self.use_graphs)
+        self.opt_d = keras_rmsprop(self.discriminator.parameters(), cfg.lr_d, capturable=self.use_graphs)
         self.ema = copy.deepcopy(self.generator).eval() if cfg.ema else None
         self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         self.replay = ReplayBuffer(cfg.replay, self.image_shape, device) if cfg.replay else None
@@ -191,7 +195,10 @@ class Trainer:
             return 0
         self._install_signal_handlers()
         metrics = MetricsLog(self.run_dir / "metrics.jsonl" if self.dist.main else None, self.device, self.dist)
-        check_image_batch(self._real_batch(epoch_order(cfg.seed, 0, len(self.data)), 0), self.image_shape, "a real batch")
+        step = StaticStep(self._step, self._draws, self.images, self.pixel_range, self.local_batch, metrics.sum,
+                          capture=self.use_graphs)
+        first = self.images[self._batch_indices(epoch_order(cfg.seed, 0, len(self.data)), 0)]
+        check_image_batch(first.float(), self.image_shape, "a real batch")
         bar = tqdm(total=total_steps, initial=p.step, unit="step", dynamic_ncols=True, disable=not self.dist.main,
                    mininterval=0.5 if sys.stderr.isatty() else 30, desc=f"epoch {p.epoch + 1}/{cfg.epochs}")
         t_mark = time.perf_counter()
@@ -201,11 +208,8 @@ class Trainer:
                 order = epoch_order(cfg.seed, epoch, len(self.data)).to(self.device)
                 bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
                 for i in range(p.step % self.steps_per_epoch, self.steps_per_epoch):
-                    real = self._real_batch(order, i)
-                    metrics.add(train_step(self.nets, self.opt_g, self.opt_d, real, self.latent_dim, self.noise_gen,
-                                           self.opts, self.replay, self.shard))
-                    if self.ema is not None:
-                        update_ema(self.ema, self.generator, cfg.ema)
+                    step(self._batch_indices(order, i))
+                    metrics.count += 1
                     p.step += 1
                     bar.update(1)
                     now = time.perf_counter()
@@ -256,12 +260,21 @@ class Trainer:
         if warning:
             tqdm.write(warning)
 
-    def _real_batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
-        """Batch `index` of an epoch's order, scaled on the device from uint8 to the model's pixel range."""
-        lo, hi = self.pixel_range
-        start = index * self.cfg.batch_size + self.shard.rank * self.local_batch  # this rank's slice of the global batch
-        idx = order[start:start + self.local_batch]
-        return self.images[idx].float() * ((hi - lo) / 255.0) + lo
+    def _batch_indices(self, order: torch.Tensor, index: int) -> torch.Tensor:
+        """This rank's slice of global batch `index` in an epoch's order (indices into the dataset)."""
+        start = index * self.cfg.batch_size + self.shard.rank * self.local_batch
+        return order[start:start + self.local_batch]
+
+    def _draws(self) -> Draws:
+        return draw(self.local_batch, self.latent_dim, self.opts, self.device, self.noise_gen, self.shard)
+
+    def _step(self, real: torch.Tensor, draws: Draws) -> torch.Tensor:
+        """The whole per-step computation (what a CUDA graph captures): D step, G step, EMA update."""
+        values = train_step(self.nets, self.opt_g, self.opt_d, real, self.latent_dim, self.noise_gen,
+                            self.opts, self.replay, self.shard, draws)
+        if self.ema is not None:
+            update_ema(self.ema, self.generator, self.cfg.ema)
+        return values
 
     def _agreed_stop(self, at_log_boundary: bool) -> int | None:
         """The signal to stop on, once every rank knows of it (DDP ranks agree at log boundaries)."""
@@ -297,10 +310,6 @@ class MetricsLog:
         self.sum = torch.zeros(len(METRIC_NAMES), device=device)
         self.count = 0
         self.window_start = time.perf_counter()
-
-    def add(self, values: torch.Tensor) -> None:
-        self.sum += values
-        self.count += 1
 
     def flush(self, progress: Progress, epoch: int, batch_size: int, extra: dict) -> dict | None:
         if self.count == 0:
