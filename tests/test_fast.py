@@ -1,11 +1,10 @@
 """The step runner of train/fast.py: its static-buffer path must compute exactly the eager step."""
-import copy
 
 import pytest
 import torch
 
 from train.fast import WARMUP, StaticStep
-from train.models import PRESETS, build
+from train.models import build
 from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
 
 
