@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .runtime import latents
+from .subpixel import with_subpixel_deconvs
 
 FP32_TOLERANCE = 1e-4
 # fp16 keeps ~3 significant digits; after 2-5 layers errors of a few 1e-3 on a [-1, 1] scale are normal.
@@ -85,11 +86,14 @@ class ExportOptions:
     opset: int = 18
     fp16: bool = False
     uint8_output: bool = False
+    subpixel: bool = True  # transposed convolutions as Conv + DepthToSpace (export/subpixel.py)
 
 
 def export_generator(generator: nn.Module, facts: dict, metadata: dict, options: ExportOptions) -> bytes:
     """ONNX bytes of `generator` (put in eval mode here) with a dynamic batch axis and our metadata."""
     generator = generator.eval()
+    if options.subpixel:
+        generator = with_subpixel_deconvs(generator).eval()
     if options.fp16:
         generator = HalfPrecision(generator).eval()
     module = _Named(ToPixels(generator, tuple(facts["pixel_range"])) if options.uint8_output else generator).eval()
@@ -103,6 +107,7 @@ def export_generator(generator: nn.Module, facts: dict, metadata: dict, options:
         "preset": facts["preset"], "latent_dim": str(facts["latent_dim"]),
         "image_shape": json.dumps(list(facts["image_shape"])), "pixel_range": json.dumps(list(facts["pixel_range"])),
         "output": "uint8" if options.uint8_output else "float", "precision": "fp16" if options.fp16 else "fp32",
+        "deconv": "subpixel" if options.subpixel else "convtranspose",
         **{k: str(v) for k, v in metadata.items()},
     }
     del model.metadata_props[:]

@@ -39,6 +39,8 @@ def parse_args(argv):
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default: 18)")
     parser.add_argument("--fp16", action="store_true", help=f"store weights in float16; parity bound "
                         f"{tolerance(ExportOptions(fp16=True))} instead of {tolerance(ExportOptions())}")
+    parser.add_argument("--keep-deconv", action="store_true", help="export ConvTranspose as is instead of the faster, "
+                        "equivalent Conv + DepthToSpace (sub-pixel) form")
     parser.add_argument("--output-range", choices=("model", "0-255"), default="model",
                         help="model: G's own output range (default); 0-255: uint8 pixels from the graph")
     return parser.parse_args(argv)
@@ -64,7 +66,8 @@ def main(argv=None) -> int:
     state = checkpoint.load(ckpt_path)
     generator, ema = checkpoint.build_generators(state)
     facts = state["model"]
-    options = ExportOptions(opset=args.opset, fp16=args.fp16, uint8_output=args.output_range == "0-255")
+    options = ExportOptions(opset=args.opset, fp16=args.fp16, uint8_output=args.output_range == "0-255",
+                            subpixel=not args.keep_deconv)
     metadata = {
         "run": ckpt_path.parent.name, "dataset": facts.get("dataset", ""),
         "class_names": ",".join(facts.get("class_names", [])),

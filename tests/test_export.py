@@ -170,3 +170,17 @@ def test_checkpoint_that_runs_code_is_refused(tmp_path, capsys):
     truncated.write_bytes(good.read_bytes()[:-300])
     assert export_main([str(truncated)]) == 2
     assert "corrupt or truncated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["dcgan", "frog"])
+def test_subpixel_rewrite_removes_convtranspose_and_keeps_outputs(exported, name):
+    from export.subpixel import with_subpixel_deconvs
+
+    generator, model_bytes = exported[name]
+    ops = {node.op_type for node in onnx.load_from_string(model_bytes).graph.node}
+    assert "ConvTranspose" not in ops and "DepthToSpace" in ops
+    z = torch.randn(5, PRESETS[name].latent_dim)
+    with torch.no_grad():
+        assert torch.allclose(with_subpixel_deconvs(generator)(z), generator(z), atol=1e-5)
+    plain = export_generator(generator, facts_for(name), {}, ExportOptions(subpixel=False))
+    assert "ConvTranspose" in {node.op_type for node in onnx.load_from_string(plain).graph.node}
