@@ -33,11 +33,13 @@ def main(argv=None) -> int:
     for run in sorted(p for p in args.root.iterdir() if (p / "eval.json").is_file()):
         group = re.sub(r"-s\d+$", "", run.name)
         report = json.loads((run / "eval.json").read_text())
+        has_ema = "generator_ema" in report["generators"]
         for kind, row in report["generators"].items():
-            finals[group + (" (EMA of G)" if kind == "generator_ema" else "")].append(row)
+            label = " (EMA of G)" if kind == "generator_ema" else (" (raw G)" if has_ema else "")
+            finals[group + label].append(row)
         for line in (run / "metrics.jsonl").read_text().splitlines():
             record = json.loads(line)
-            if "fid" in record:
+            if "fid" in record and "fid_ema" not in record:
                 curves[group][record["step"]].append(record["fid"])
             if "fid_ema" in record:
                 curves[group + " (EMA of G)"][record["step"]].append(record["fid_ema"])

@@ -12,9 +12,10 @@ declare -A REMEDY=(
   [replay]="--replay 1024"
   [minibatch-std]="--minibatch-std"
   [ema]="--ema 0.999"
+  [ema-0.99]="--ema 0.99"
 )
 for seed in $SEEDS; do
-  for name in plain label-smoothing replay minibatch-std ema; do
+  for name in ${NAMES:-plain label-smoothing replay minibatch-std ema ema-0.99}; do
     run="checkpoints/remedies/$name-s$seed"
     [ -f "$run/eval.json" ] && continue
     rm -rf "$run"

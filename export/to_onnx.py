@@ -47,12 +47,12 @@ def parse_args(argv):
 
 
 def output_paths(run_dir: Path, args, has_ema: bool) -> dict[str, Path]:
+    """generator[_fp16][_u8].onnx in the run folder (or --output), the EMA copy with `_ema` added."""
     suffix = ("_fp16" if args.fp16 else "") + ("_u8" if args.output_range == "0-255" else "")
     main = Path(args.output) if args.output else run_dir / f"generator{suffix}.onnx"
     paths = {"generator": main}
     if has_ema:
-        paths["generator_ema"] = main.with_name(main.stem.replace("generator", "generator_ema", 1) + main.suffix) \
-            if "generator" in main.stem else main.with_name(main.stem + "_ema" + main.suffix)
+        paths["generator_ema"] = main.with_name(main.stem + "_ema" + main.suffix)
     return paths
 
 
