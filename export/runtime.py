@@ -53,14 +53,14 @@ def latents(seed: int, count: int, latent_dim: int, truncation: float = 1.0) -> 
     return (z * truncation).astype(np.float32)
 
 
-def read_metadata(model_bytes_or_path) -> dict:
+def read_metadata(model_bytes: bytes, where: str) -> dict:
+    """The model's metadata_props as a dict; a file that is not ONNX is a one-sentence error."""
     import onnx
 
     try:
-        model = onnx.load(model_bytes_or_path, load_external_data=False) if isinstance(model_bytes_or_path, (str, Path)) \
-            else onnx.load_from_string(model_bytes_or_path)
+        model = onnx.load_from_string(model_bytes)
     except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError and others
-        raise RuntimeErrorForUser(f"{model_bytes_or_path} is not a readable ONNX model ({type(exc).__name__})") from None
+        raise RuntimeErrorForUser(f"{where} is not a readable ONNX model ({type(exc).__name__})") from None
     return {p.key: p.value for p in model.metadata_props}
 
 
@@ -96,7 +96,7 @@ class OnnxGenerator:
         if not self.path.is_file():
             raise RuntimeErrorForUser(f"{self.path} does not exist")
         raw = self.path.read_bytes()
-        self.info = parse_metadata(read_metadata(raw), str(self.path))
+        self.info = parse_metadata(read_metadata(raw, str(self.path)), str(self.path))
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: no warnings about unused initialisers
         if threads:

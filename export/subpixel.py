@@ -51,7 +51,7 @@ class SubPixelConvTranspose2d(nn.Module):
         return self.shuffle(self.conv(nn.functional.pad(x, self.pad)))
 
 
-def convertible(deconv: nn.ConvTranspose2d, input_size: int | None = None) -> bool:
+def convertible(deconv: nn.ConvTranspose2d) -> bool:
     """Square, equal strides > 1, no dilation or groups, and output exactly stride × input."""
     s, p, k, op = deconv.stride, deconv.padding, deconv.kernel_size, deconv.output_padding
     square = s[0] == s[1] and p[0] == p[1] and k[0] == k[1] and op[0] == op[1]
@@ -63,7 +63,7 @@ def convertible(deconv: nn.ConvTranspose2d, input_size: int | None = None) -> bo
 def with_subpixel_deconvs(module: nn.Module) -> nn.Module:
     """A copy of `module` with every convertible ConvTranspose2d replaced (the original is untouched)."""
     module = copy.deepcopy(module)
-    for name, child in list(module.named_modules()):
+    for child in list(module.modules()):
         for attr, sub in list(child.named_children()):
             if isinstance(sub, nn.ConvTranspose2d) and convertible(sub):
                 setattr(child, attr, SubPixelConvTranspose2d(sub))

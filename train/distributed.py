@@ -64,10 +64,6 @@ class Dist:
             return flag
         return bool(self.sum_(torch.tensor([float(flag)], device=device)).item() > 0)
 
-    def barrier(self) -> None:
-        if self.enabled:
-            torch_dist.barrier()
-
     def close(self) -> None:
         if self.enabled and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
