@@ -2,6 +2,7 @@
 import errno
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -37,20 +38,33 @@ def wait_for_progress(run: Path, proc: subprocess.Popen, after: int, timeout: fl
     raise AssertionError("training made no progress")
 
 
+def temp_files(run: Path) -> list[Path]:
+    return [p for p in run.rglob("*") if p.name.endswith(".tmp")]
+
+
 def test_survives_repeated_sigkill_at_random_moments(tmp_path, fashion_dir):
     out, run = tmp_path / "runs", tmp_path / "runs" / "crash"
     base = [sys.executable, "-m", "train.dcgan", "--model", "mlp", "--data-dir", str(fashion_dir), "--batch-size", "8",
             "--epochs", "10000", "--log-every", "1", "--checkpoint-every", "2", "--keep-checkpoints", "2"]
     rng = random.Random(1234)
-    kills = 0
+    kills, mid_write = 0, 0
     command = base + ["--out", str(out), "--name", "crash", "--max-steps", "100000"]
     while kills < 12:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # every other life, writes pause 0.3 s before their rename, and the kill waits for a temp file
+        slow = kills % 2 == 1
+        env = {**os.environ, "GAN_WORKBENCH_TEST_WRITE_DELAY": "0.3" if slow else "0"}
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if wait_for_progress(run, proc, after=len(metric_lines(run))):
-            time.sleep(rng.uniform(0.0, 0.4))  # checkpoints are written every 2 steps: many kills land mid-write
+            if slow:
+                deadline = time.time() + 30
+                while not temp_files(run) and time.time() < deadline and proc.poll() is None:
+                    time.sleep(0.01)
+            else:
+                time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
+        mid_write += bool(temp_files(run))
         if (run / "last.pt").exists():
             checkpoint.load(run / "last.pt")  # always loadable, whatever the moment of the kill
         command = base + ["--resume", str(run), "--max-steps", "100000"]
@@ -61,8 +75,9 @@ def test_survives_repeated_sigkill_at_random_moments(tmp_path, fashion_dir):
     steps = [json.loads(line)["step"] for line in metric_lines(run)]  # every line parses: none torn
     assert steps == list(range(1, last_step + 7)), "metrics must be continuous, with no gap or duplicate"
     assert checkpoint.load(run / "last.pt")["step"] == last_step + 6
-    assert not [p for p in run.rglob("*") if p.name.endswith(".tmp")], "no temp files may remain"
+    assert not temp_files(run), "no temp files may remain"
     assert kills >= 10 and last_step > 0
+    assert mid_write >= 5, f"only {mid_write} kills landed during a write"
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, fashion_dir):
@@ -185,6 +200,17 @@ EXPORT_BAD = [
     ([f"{R}/runs/existing", "--output", "/etc/hostname/g.onnx"], "error:"),
 ]
 
+EVALUATE_BAD = [
+    ([f"{R}/nowhere"], "does not exist"),
+    ([f"{R}/notes.txt"], "corrupt or truncated"),
+    ([f"{R}/hostile.pt"], "refusing to load"),
+    ([f"{R}/empty"], "holds no last.pt"),
+    ([f"{R}/runs/existing", "--samples", "5"], "at least 100"),
+    ([f"{R}/runs/existing", "--classifier", f"{R}/notes.txt"], "not a readable classifier"),
+    ([f"{R}/runs/existing", "--classifier", f"{R}/runs/existing/last.pt"], "not a GAN workbench classifier"),
+    ([], "required"),
+]
+
 
 def _run_bad(main, args, sandbox, fashion_dir, capsys):
     args = [a.replace(R, str(sandbox)).replace("{fashion}", str(fashion_dir)) for a in args]
@@ -212,6 +238,14 @@ def test_bad_training_input(sandbox, fashion_dir, capsys, args, message):
 @pytest.mark.parametrize("args, message", EXPORT_BAD, ids=[" ".join(a) for a in [x for x, _ in EXPORT_BAD]])
 def test_bad_export_input(sandbox, fashion_dir, capsys, args, message):
     err = _run_bad(export_main, args, sandbox, fashion_dir, capsys)
+    assert message in err[-1]
+
+
+@pytest.mark.parametrize("args, message", EVALUATE_BAD, ids=[" ".join(a) or "(none)" for a, _ in EVALUATE_BAD])
+def test_bad_evaluate_input(sandbox, fashion_dir, capsys, args, message):
+    from train.evaluate import main as evaluate_main
+
+    err = _run_bad(evaluate_main, args, sandbox, fashion_dir, capsys)
     assert message in err[-1]
 
 

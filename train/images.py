@@ -10,10 +10,15 @@ import io
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+
+# Seconds to pause inside every atomic write, between writing the temp file and renaming it.
+_WRITE_DELAY = float(os.environ.get("GAN_WORKBENCH_TEST_WRITE_DELAY", "0") or 0)
 
 
 def to_uint8(images: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
@@ -66,6 +71,8 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            if _WRITE_DELAY:  # fault injection for the crash tests: widen the window a kill can hit
+                time.sleep(_WRITE_DELAY)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
