@@ -228,25 +228,19 @@ def _run_bad(main, args, sandbox, fashion_dir, capsys):
     return err
 
 
-@pytest.mark.parametrize("args, message", TRAIN_BAD, ids=[" ".join(a) for a, _ in TRAIN_BAD])
-def test_bad_training_input(sandbox, fashion_dir, capsys, args, message):
-    err = _run_bad(train_main, args, sandbox, fashion_dir, capsys)
-    assert message in err[-1]
-    assert len([l for l in err if l.startswith("error") or "error:" in l]) == 1
+BAD_INPUTS = [("train", a, m) for a, m in TRAIN_BAD] + [("export", a, m) for a, m in EXPORT_BAD] + \
+    [("evaluate", a, m) for a, m in EVALUATE_BAD]
 
 
-@pytest.mark.parametrize("args, message", EXPORT_BAD, ids=[" ".join(a) for a in [x for x, _ in EXPORT_BAD]])
-def test_bad_export_input(sandbox, fashion_dir, capsys, args, message):
-    err = _run_bad(export_main, args, sandbox, fashion_dir, capsys)
-    assert message in err[-1]
-
-
-@pytest.mark.parametrize("args, message", EVALUATE_BAD, ids=[" ".join(a) or "(none)" for a, _ in EVALUATE_BAD])
-def test_bad_evaluate_input(sandbox, fashion_dir, capsys, args, message):
+@pytest.mark.parametrize("command, args, message", BAD_INPUTS,
+                         ids=[f"{c}: {' '.join(a) or '(none)'}" for c, a, _ in BAD_INPUTS])
+def test_bad_input(sandbox, fashion_dir, capsys, command, args, message):
     from train.evaluate import main as evaluate_main
 
-    err = _run_bad(evaluate_main, args, sandbox, fashion_dir, capsys)
+    main = {"train": train_main, "export": export_main, "evaluate": evaluate_main}[command]
+    err = _run_bad(main, args, sandbox, fashion_dir, capsys)
     assert message in err[-1]
+    assert len([line for line in err if "error:" in line]) == 1
 
 
 def test_full_disk_keeps_last_checkpoint(sandbox, fashion_dir, tmp_path, monkeypatch, capsys):

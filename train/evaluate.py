@@ -148,9 +148,9 @@ class QuickEval:
         return None
 
 
-def references(space: FeatureSpace, real_test: torch.Tensor, real_train: torch.Tensor, facts: dict, count: int) -> dict:
+def references(space: FeatureSpace, test_features: torch.Tensor, real_train: torch.Tensor, facts: dict,
+               count: int) -> dict:
     """Floor (real train vs real test) and ceiling (an untrained generator) in the same feature space."""
-    test_features = space.features(real_test)
     torch.manual_seed(0)
     untrained, _ = build(facts["preset"], facts.get("minibatch_std", False), facts.get("leaky_slope"),
                          facts["latent_dim"])
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
               "samples": args.samples, "features": space.name, "note": NOTE, "generators": rows}
     if not args.no_reference:
         train = datasets.load(cfg.dataset, "train", cfg.data_dir, cfg.class_tuple, shape)
-        report["reference"] = references(space, real_test, train.images[: args.samples].float() / 255, facts, args.samples)
+        report["reference"] = references(space, real_features, train.images[: args.samples].float() / 255, facts, args.samples)
     atomic_write(ckpt.parent / "eval.json", (json.dumps(report, indent=2) + "\n").encode())
     table = {**rows, **{f"ref: {k}": v for k, v in report.get("reference", {}).items()}}
     print(f"{ckpt} (step {state['step']}), {args.samples} samples, features: {space.name}")

@@ -84,11 +84,9 @@ class Trainer:
         self.generator, self.discriminator = build(cfg.model, cfg.minibatch_std, cfg.leaky_slope)
         self.generator.to(device).train()
         self.discriminator.to(device).train()
-        self.nets = Nets(self.generator, self.discriminator)
-        if dist.enabled:
-            ids = [device.index] if device.type == "cuda" else None
-            self.nets = Nets(self.generator, self.discriminator, DistributedDataParallel(self.generator, device_ids=ids),
-                             DistributedDataParallel(self.discriminator, device_ids=ids))
+        ids = [device.index] if device.type == "cuda" else None
+        wrap = (lambda m: DistributedDataParallel(m, device_ids=ids)) if dist.enabled else (lambda m: m)
+        self.nets = Nets(self.generator, self.discriminator, wrap(self.generator), wrap(self.discriminator))
         # The CUDA-graph fast path (train/fast.py) where it applies; DDP and replay use the same code eagerly.
         self.use_graphs = device.type == "cuda" and cfg.cuda_graphs == "auto" and not dist.enabled and not cfg.replay
         self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g, capturable=self.use_graphs)
