@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from train.dropout import Dropout
 from train.models import PRESETS, build
 from train.fast import StaticStep
 from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
@@ -32,10 +33,19 @@ from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
 PARITY_TOLERANCE = 1e-4
 
 
+def with_torch_dropout(model: nn.Sequential) -> nn.Sequential:
+    """The model with PyTorch's own `nn.Dropout` layers, as a straightforward port would have."""
+    for i, layer in enumerate(model):
+        if isinstance(layer, Dropout):
+            model[i] = nn.Dropout(layer.p)
+    return model
+
+
 class EagerBookStep:
     """The reference: the book's two-phase step, ported line by line without any care for speed."""
 
     def __init__(self, generator, discriminator, preset, opts: StepOptions):
+        discriminator = with_torch_dropout(discriminator)
         self.g, self.d, self.latent, self.opts = generator, discriminator, preset.latent_dim, opts
         self.opt_g = torch.optim.RMSprop(generator.parameters(), lr=preset.lr_g, alpha=0.9, eps=1e-7)
         self.opt_d = torch.optim.RMSprop(discriminator.parameters(), lr=preset.lr_d, alpha=0.9, eps=1e-7)

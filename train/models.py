@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .dropout import Dropout
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -110,8 +112,8 @@ def dcgan(latent_dim: int = 100, minibatch_std: bool = False) -> tuple[nn.Module
         nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1), nn.Tanh(),    # (B, 1, 28, 28)
     )
     disc_layers: list[nn.Module] = [
-        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(0.4),     # (B, 64, 14, 14)
-        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(0.4),   # (B, 128, 7, 7)
+        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.2), Dropout(0.4),     # (B, 64, 14, 14)
+        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.2), Dropout(0.4),   # (B, 128, 7, 7)
     ]
     channels = 128
     if minibatch_std:
@@ -144,7 +146,7 @@ def frog_gan(latent_dim: int = 32, minibatch_std: bool = False, leaky_slope: flo
     if minibatch_std:
         disc_layers.append(MinibatchStdDev())
         channels += 1
-    disc_layers += [nn.Flatten(), nn.Dropout(0.4), nn.Linear(channels * 2 * 2, 1)]
+    disc_layers += [nn.Flatten(), Dropout(0.4), nn.Linear(channels * 2 * 2, 1)]
     return generator, nn.Sequential(*disc_layers)
 
 
