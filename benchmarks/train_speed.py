@@ -1,6 +1,6 @@
 """Training speed: a faithful eager port of the book step vs our trainer's step, side by side.
 
-    python -m benchmarks.train_speed [--presets dcgan,mlp,frog] [--batches 32,256] [--seconds 5]
+    python -m benchmarks.train_speed [--presets dcgan,mlp,frog] [--batches 32,256] [--options fp32,bf16]
 
 (a) `EagerBookStep` below is what a straightforward port of the book loop looks like (the
     pytorch/examples DCGAN style): a DataLoader over pre-scaled float images, default RMSprop,
@@ -9,10 +9,14 @@
     is BCE on logits, the function our D defines (sigmoid + BCELoss is the same function but
     clamps once D saturates, and RMSprop's first steps turn such tiny gradient differences into
     different updates, which would make the parity check meaningless).
+    Its D uses PyTorch's own `nn.Dropout`.
 (b) our path: the trainer's `train.fast.StaticStep` (uint8 data resident on the device, the
-    step replayed as one CUDA graph on GPUs), metrics summed on the device and read every 50 steps.
+    step replayed as one CUDA graph on GPUs), metrics summed on the device and read every 50 steps;
+    `--options` adds our opt-in variants (bf16 autocast, channels-last layout).
 Before timing, both run the same 5 steps from the same weights, batches, noise and dropout
-masks, and their losses must agree within 1e-4: the speed never comes from other arithmetic.
+masks, and their losses must agree within 1e-4 (the opt-in variants: 2e-2, first step only): the
+speed never comes from other arithmetic. The paths are then timed in alternating blocks, so all
+see the same machine.
 """
 from __future__ import annotations
 
@@ -31,6 +35,10 @@ from train.fast import StaticStep
 from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
 
 PARITY_TOLERANCE = 1e-4
+# bf16 keeps ~3 significant digits, and channels-last convolutions sum in another order. RMSprop's
+# first updates (~ lr·sign(grad)) and the early GAN game amplify any such difference within a few
+# steps, so these variants are compared over their first step only.
+VARIANT_PARITY_TOLERANCE = 2e-2
 
 
 def with_torch_dropout(model: nn.Sequential) -> nn.Sequential:
@@ -97,14 +105,23 @@ def scale(images_u8, preset):
     return images_u8.float() * ((hi - lo) / 255.0) + lo
 
 
-def check_parity(name, device, steps: int = 5) -> float:
+def our_options(preset, precision: str = "fp32", channels_last: bool = False) -> StepOptions:
+    return StepOptions(label_noise=preset.label_noise, clip_value=preset.clip_value, precision=precision,
+                       channels_last=channels_last)
+
+
+def our_models(name, device, opts: StepOptions):
+    layout = torch.channels_last if opts.channels_last else torch.contiguous_format
+    return (m.to(device, memory_format=layout) for m in build(name))
+
+
+def check_parity(name, device, opts: StepOptions, steps: int = 5) -> float:
     """Max |loss difference| between the two paths over `steps` identical steps."""
     preset = PRESETS[name]
-    opts = StepOptions(label_noise=preset.label_noise, clip_value=preset.clip_value)
     torch.manual_seed(0)
-    g, d = build(name)
-    g, d = g.to(device), d.to(device)
-    ref = EagerBookStep(copy.deepcopy(g), copy.deepcopy(d), preset, opts)
+    g, d = our_models(name, device, opts)
+    ref = EagerBookStep(copy.deepcopy(g).to(memory_format=torch.contiguous_format),
+                        copy.deepcopy(d).to(memory_format=torch.contiguous_format), preset, our_options(preset))
     ours = OurStep(g, d, preset, opts)
     data = scale(fake_dataset(preset, 8 * steps, device), preset)
     worst = 0.0
@@ -119,23 +136,29 @@ def check_parity(name, device, steps: int = 5) -> float:
     return worst
 
 
-def time_eager(name, batch, device, seconds) -> float:
+def eager_runner(name, batch, device):
+    """`run(steps)` for the eager port, fed by a DataLoader as such ports are."""
     preset = PRESETS[name]
     g, d = (m.to(device) for m in build(name))
-    step = EagerBookStep(g, d, preset, StepOptions(label_noise=preset.label_noise, clip_value=preset.clip_value))
+    step = EagerBookStep(g, d, preset, our_options(preset))
     images = scale(fake_dataset(preset, max(4096, 4 * batch), device), preset)
     loader = DataLoader(TensorDataset(images), batch_size=batch, shuffle=True, drop_last=True)
     noise_gen = torch.Generator(device=device).manual_seed(0)
-    return _timed(lambda real: step(real, noise_gen), (b for _ in iter(int, 1) for (b,) in loader), batch, device, seconds)
+    batches = (b for _ in iter(int, 1) for (b,) in loader)
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            step(next(batches), noise_gen)
+    return run
 
 
-def time_ours(name, batch, device, seconds) -> float:
-    """The trainer's own step runner: static buffers, and one CUDA graph per step on GPUs."""
+def our_runner(name, batch, device, opts: StepOptions):
+    """`run(steps)` for the trainer's own step runner: static buffers, one CUDA graph per step on GPUs,
+    metrics summed on the device and read every 50 steps."""
     preset = PRESETS[name]
-    g, d = (m.to(device) for m in build(name))
+    g, d = our_models(name, device, opts)
     graphs = device.type == "cuda"
     opt_g, opt_d = keras_rmsprop(g.parameters(), preset.lr_g, graphs), keras_rmsprop(d.parameters(), preset.lr_d, graphs)
-    opts = StepOptions(label_noise=preset.label_noise, clip_value=preset.clip_value)
     noise_gen = torch.Generator(device=device).manual_seed(0)
     images = fake_dataset(preset, max(4096, 4 * batch), device)
     total = torch.zeros(5, device=device)
@@ -145,57 +168,80 @@ def time_ours(name, batch, device, seconds) -> float:
                       images, preset.pixel_range, batch, total, capture=graphs)
     state = {"n": 0}
 
-    def run(idx):
-        step(idx)
-        state["n"] += 1
-        if state["n"] % 50 == 0:
-            total.tolist()  # the trainer's one read per logging window
-
-    def batches():
+    def indices():
         while True:
             order = torch.randperm(len(images), device=device)
             for i in range(len(images) // batch):
                 yield order[i * batch:(i + 1) * batch]
+    batches = indices()
 
-    return _timed(run, batches(), batch, device, seconds)
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            step(next(batches))
+            state["n"] += 1
+            if state["n"] % 50 == 0:
+                total.tolist()  # the trainer's one read per logging window
+    return run
 
 
-def _timed(run, batches, batch, device, seconds) -> float:
-    """Images per second over at least `seconds`, after 5 warm-up steps."""
-    for _ in range(5):
-        run(next(batches))
+def time_side_by_side(runners, batch, device, seconds: float, blocks: int = 8) -> list[float]:
+    """Images/s of each runner, timed in alternating blocks so that all see the same machine
+    (a shared machine drifts by tens of percent within a minute)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(10):
-            run(next(batches))
-        steps += 10
+    steps_per_block = []
+    for run in runners:  # warm up, and size each block to about seconds / blocks / len(runners)
+        run(5)
         sync()
-    return steps * batch / (time.perf_counter() - start)
+        start = time.perf_counter()
+        run(3)
+        sync()
+        per_step = (time.perf_counter() - start) / 3
+        steps_per_block.append(max(1, round(seconds / blocks / len(runners) / per_step)))
+    done, spent = [0] * len(runners), [0.0] * len(runners)
+    for _ in range(blocks):
+        for i, run in enumerate(runners):
+            start = time.perf_counter()
+            run(steps_per_block[i])
+            sync()
+            spent[i] += time.perf_counter() - start
+            done[i] += steps_per_block[i]
+    return [n * batch / t for n, t in zip(done, spent)]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="dcgan,mlp,frog")
     parser.add_argument("--batches", default=None, help="default: 32,1024 on CUDA, 32,256 on CPU")
-    parser.add_argument("--seconds", type=float, default=5.0, help="timing window per measurement")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timing per preset and batch, all paths together")
+    parser.add_argument("--options", default="fp32",
+                        help="our paths to time, comma-separated: fp32, bf16, fp32+cl, bf16+cl (cl: channels last)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     batches = [int(b) for b in (args.batches or ("32,1024" if device.type == "cuda" else "32,256")).split(",")]
+    variants = [(v, v.split("+")[0], v.endswith("+cl")) for v in args.options.split(",")]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     print(f"device: {device} ({where}), torch {torch.__version__}")
-    print(f"{'preset':>6} {'batch':>6} | {'eager img/s':>12} | {'ours img/s':>11} | {'speed-up':>8} | loss parity")
+    print(f"{'preset':>6} {'batch':>6} {'ours':>8} | {'eager img/s':>12} | {'ours img/s':>11} | {'speed-up':>8} | "
+          f"loss parity")
     for name in args.presets.split(","):
-        worst = check_parity(name, device)
-        if worst > PARITY_TOLERANCE:
-            raise SystemExit(f"{name}: losses differ by {worst:.2e} (> {PARITY_TOLERANCE}); refusing to time")
+        preset = PRESETS[name]
+        parity = {}
+        for label, precision, channels_last in variants:
+            opts = our_options(preset, precision, channels_last)
+            parity[label] = check_parity(name, device, opts, steps=5 if label == "fp32" else 1)
+            bound = PARITY_TOLERANCE if label == "fp32" else VARIANT_PARITY_TOLERANCE
+            if parity[label] > bound:
+                raise SystemExit(f"{name} {label}: losses differ by {parity[label]:.2e} (> {bound}); refusing to time")
         for batch in batches:
-            eager = time_eager(name, batch, device, args.seconds)
-            ours = time_ours(name, batch, device, args.seconds)
-            print(f"{name:>6} {batch:>6} | {eager:>12,.0f} | {ours:>11,.0f} | {ours / eager:>7.2f}x | {worst:.1e}")
+            runners = [eager_runner(name, batch, device)] + [
+                our_runner(name, batch, device, our_options(preset, precision, channels_last))
+                for _, precision, channels_last in variants]
+            eager, *ours = time_side_by_side(runners, batch, device, args.seconds)
+            for (label, _, _), speed in zip(variants, ours):
+                print(f"{name:>6} {batch:>6} {label:>8} | {eager:>12,.0f} | {speed:>11,.0f} | {speed / eager:>7.2f}x | "
+                      f"{parity[label]:.1e}")
     return 0
 
 

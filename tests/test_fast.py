@@ -62,3 +62,28 @@ def test_cuda_graph_replays_match_eager_steps():
     assert torch.allclose(total_graph, total_eager, rtol=1e-3, atol=1e-3)
     for x, y in zip(g_graph.state_dict().values(), g_eager.state_dict().values()):
         assert torch.allclose(x, y, rtol=1e-3, atol=1e-3)
+
+
+def one_step(opts, channels_last=False):
+    g, d, opt_g, opt_d = setup(torch.device("cpu"))
+    if channels_last:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+    real = torch.rand(8, 1, 28, 28) * 2 - 1
+    torch.manual_seed(5)
+    metrics = train_step(Nets(g, d), opt_g, opt_d, real, 100, torch.Generator().manual_seed(1), opts)
+    return metrics, g
+
+
+def test_bf16_autocast_is_active_and_close_to_fp32():
+    fp32, g32 = one_step(StepOptions())
+    bf16, g16 = one_step(StepOptions(precision="bf16"))
+    assert not torch.equal(fp32, bf16), "bf16 autocast should change the arithmetic"
+    assert torch.allclose(fp32, bf16, atol=0.05), (fp32, bf16)
+    assert all(p.dtype == torch.float32 for p in g16.parameters()), "weights must stay fp32 under autocast"
+
+
+def test_channels_last_computes_the_same_step():
+    reference, _ = one_step(StepOptions())
+    metrics, g = one_step(StepOptions(channels_last=True), channels_last=True)
+    assert g[3].weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(reference, metrics, atol=1e-5), (reference, metrics)

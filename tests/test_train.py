@@ -91,7 +91,8 @@ def test_cli_help_documents_every_flag():
     assert result.returncode == 0
     for flag in ("--epochs", "--batch-size", "--lr", "--seed", "--device", "--out", "--name", "--resume",
                  "--max-steps", "--sample-every", "--checkpoint-every", "--model", "--dataset", "--data-dir",
-                 "--classes", "--label-smoothing", "--label-noise", "--replay", "--minibatch-std", "--ema"):
+                 "--classes", "--label-smoothing", "--label-noise", "--replay", "--minibatch-std", "--ema",
+                 "--precision", "--channels-last", "--cuda-graphs"):
         assert flag in result.stdout
 
 
@@ -119,3 +120,16 @@ def test_cli_missing_dataset_is_one_clear_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "not found in" in lines[0]
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_speed_options_train_and_resume_as_schedule_flags(tmp_path, fashion_dir):
+    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--log-every", "2", "--out", str(tmp_path),
+              "--name", "fast", "--checkpoint-every", "0"]
+    assert main(common + ["--max-steps", "2", "--precision", "bf16", "--channels-last"]) == 0
+    assert main(["--resume", str(tmp_path / "fast"), "--max-steps", "4", "--precision", "fp32"]) == 0
+    records = read_metrics(tmp_path / "fast")
+    assert [r["step"] for r in records] == [2, 4]
+    assert all(torch.isfinite(torch.tensor(r[k])) for r in records for k in METRIC_NAMES)
+    state = checkpoint.load(tmp_path / "fast" / "last.pt")
+    assert state["config"]["precision"] == "fp32" and state["config"]["channels_last"]
+    assert all(v.dtype == torch.float32 for v in state["generator"].values() if v.is_floating_point())

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from .data import DATASETS
 from .models import PRESETS
 
-# Fields a resumed run may change (they set how long and how often, not what is trained).
+# Fields a resumed run may change (they set how long, how often and how fast, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "keep_checkpoints",
-                   "log_every", "device", "data_dir", "eval_every", "eval_samples", "cuda_graphs")
+                   "log_every", "device", "data_dir", "eval_every", "eval_samples", "cuda_graphs",
+                   "precision", "channels_last")
 
 
 def _f(default, help_text: str, **extra):
@@ -40,6 +41,11 @@ class TrainConfig:
     name: str | None = _f(None, "run folder name (default: <model>-<dataset>-<date>-<time>)")
     cuda_graphs: str = _f("auto", "auto: on CUDA, replay each training step as one captured CUDA graph (not with "
                           "DDP or --replay); off: plain eager steps", choices=("auto", "off"))
+    precision: str = _f("fp32", "fp32, or bf16: forward passes under bfloat16 autocast (faster on recent GPUs and on "
+                        "CPUs with AVX-512 BF16; changes the numerics slightly, so it is off by default)",
+                        choices=("fp32", "bf16"))
+    channels_last: bool = _f(False, "convolution activations in channels-last memory layout (an option to measure: "
+                             "see docs/performance.md)")
     max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs")
     log_every: int = _f(50, "steps between metrics.jsonl records (each averages its window)")
     sample_every: int = _f(0, "also write a sample grid every N steps (0 = only at each epoch's end)")

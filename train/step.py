@@ -27,6 +27,13 @@ class StepOptions:
     label_noise: float = 0.0
     clip_value: float = 0.0
     replay_prob: float = 0.5
+    precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, grads, optimizer stay fp32)
+    channels_last: bool = False  # real batches in channels-last layout (the models are converted by their owner)
+
+    def autocast(self, device: torch.device):
+        """The forward passes' autocast context; backward runs outside it, as PyTorch's AMP guide says.
+        No cast cache: a CUDA graph must recast the weights that each replay's optimizer step changed."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16", cache_enabled=False)
 
 
 class ReplayBuffer:
@@ -146,19 +153,22 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     batch, device = real.shape[0], real.device
     if draws is None:
         draws = draw(batch, latent_dim, opts, device, noise_gen, shard)
+    if opts.channels_last:
+        real = real.contiguous(memory_format=torch.channels_last)
 
     # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does. The fakes are
     # made without an autograd graph: D's step never backpropagates into G.
-    with torch.no_grad():
-        fake = nets.generator(draws.noise_d)
-    if replay is not None:
-        fake = replay.mix(fake, opts.replay_prob, noise_gen)
-    logits = nets.d_train(torch.cat([fake, real]))             # (2B, 1)
-    logits_fake, logits_real = logits[:batch], logits[batch:]
-    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device,
-                                                                          draws.label_noise_fake))
-    loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device,
-                                                                          draws.label_noise_real))
+    with opts.autocast(device):
+        with torch.no_grad():
+            fake = nets.generator(draws.noise_d).float()
+        if replay is not None:
+            fake = replay.mix(fake, opts.replay_prob, noise_gen)
+        logits = nets.d_train(torch.cat([fake, real]))             # (2B, 1)
+        logits_fake, logits_real = logits[:batch], logits[batch:]
+        loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device,
+                                                                              draws.label_noise_fake))
+        loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device,
+                                                                              draws.label_noise_real))
     opt_d.zero_grad(set_to_none=True)
     ((loss_fake + loss_real) / 2).backward()
     _clip(nets.discriminator.parameters(), opts.clip_value)
@@ -166,8 +176,9 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
 
     # Phase 2: G through D (the bare module: its gradients are not wanted, so DDP must not wait
     # for them), fresh noise, targets "real"; only G's gradients are computed.
-    logits = nets.discriminator(nets.g_train(draws.noise_g))
-    loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    with opts.autocast(device):
+        logits = nets.discriminator(nets.g_train(draws.noise_g))
+        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
     opt_g.zero_grad(set_to_none=True)
     g_params = [p for p in nets.generator.parameters() if p.requires_grad]
     loss_g.backward(inputs=g_params)
