@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     parser.add_argument("--run", help="use this run's trained G instead of a fresh one")
     parser.add_argument("--batches", default="1,64,256")
     parser.add_argument("--keep-deconv", action="store_true", help="export ConvTranspose as is (no sub-pixel rewrite)")
+    parser.add_argument("--no-fold", action="store_true", help="export the leading affine layers as they are")
     parser.add_argument("--repeats", type=int, default=200, help="calls per runtime and batch size")
     args = parser.parse_args(argv)
     if args.run:
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
         generator = build(args.model)[0].eval()
         facts = {"preset": args.model, "latent_dim": p.latent_dim, "image_shape": list(p.image_shape),
                  "pixel_range": list(p.pixel_range)}
-    session = ort.InferenceSession(export_generator(generator, facts, {}, ExportOptions(subpixel=not args.keep_deconv)),
+    session = ort.InferenceSession(export_generator(generator, facts, {}, ExportOptions(subpixel=not args.keep_deconv,
+                                                                          fold=not args.no_fold)),
                                    providers=runtime.pick_providers("auto"))
     device = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
     generator.to(device)

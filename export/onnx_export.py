@@ -18,6 +18,7 @@ import onnx
 import torch
 from torch import nn
 
+from .fold import fold_affine_prefix
 from .runtime import latents
 from .subpixel import with_subpixel_deconvs
 
@@ -87,11 +88,14 @@ class ExportOptions:
     fp16: bool = False
     uint8_output: bool = False
     subpixel: bool = True  # transposed convolutions as Conv + DepthToSpace (export/subpixel.py)
+    fold: bool = True  # leading affine layers as one matrix (export/fold.py)
 
 
 def export_generator(generator: nn.Module, facts: dict, metadata: dict, options: ExportOptions) -> bytes:
     """ONNX bytes of `generator` (put in eval mode here) with a dynamic batch axis and our metadata."""
-    generator = generator.eval()
+    generator, folded = generator.eval(), []
+    if options.fold:
+        generator, folded = fold_affine_prefix(generator, facts["latent_dim"])
     if options.subpixel:
         generator = with_subpixel_deconvs(generator).eval()
     if options.fp16:
@@ -108,6 +112,7 @@ def export_generator(generator: nn.Module, facts: dict, metadata: dict, options:
         "image_shape": json.dumps(list(facts["image_shape"])), "pixel_range": json.dumps(list(facts["pixel_range"])),
         "output": "uint8" if options.uint8_output else "float", "precision": "fp16" if options.fp16 else "fp32",
         "deconv": "subpixel" if options.subpixel else "convtranspose",
+        "folded_layers": "+".join(folded) or "none",
         **{k: str(v) for k, v in metadata.items()},
     }
     del model.metadata_props[:]

@@ -41,6 +41,8 @@ def parse_args(argv):
                         f"{tolerance(ExportOptions(fp16=True))} instead of {tolerance(ExportOptions())}")
     parser.add_argument("--keep-deconv", action="store_true", help="export ConvTranspose as is instead of the faster, "
                         "equivalent Conv + DepthToSpace (sub-pixel) form")
+    parser.add_argument("--no-fold", action="store_true", help="export G's leading affine layers (e.g. DCGAN's Dense, "
+                        "BatchNorm, ConvTranspose) as they are instead of as the one equivalent, cheaper matrix")
     parser.add_argument("--output-range", choices=("model", "0-255"), default="model",
                         help="model: G's own output range (default); 0-255: uint8 pixels from the graph")
     return parser.parse_args(argv)
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
     generator, ema = checkpoint.build_generators(state)
     facts = state["model"]
     options = ExportOptions(opset=args.opset, fp16=args.fp16, uint8_output=args.output_range == "0-255",
-                            subpixel=not args.keep_deconv)
+                            subpixel=not args.keep_deconv, fold=not args.no_fold)
     metadata = {
         "run": ckpt_path.parent.name, "dataset": facts.get("dataset", ""),
         "class_names": ",".join(facts.get("class_names", [])),

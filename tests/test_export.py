@@ -184,3 +184,30 @@ def test_subpixel_rewrite_removes_convtranspose_and_keeps_outputs(exported, name
         assert torch.allclose(with_subpixel_deconvs(generator)(z), generator(z), atol=1e-5)
     plain = export_generator(generator, facts_for(name), {}, ExportOptions(subpixel=False))
     assert "ConvTranspose" in {node.op_type for node in onnx.load_from_string(plain).graph.node}
+
+
+def test_fold_turns_dcgan_leading_layers_into_one_matrix(exported):
+    from export.fold import fold_affine_prefix
+
+    generator, model_bytes = exported["dcgan"]
+    folded, names = fold_affine_prefix(generator, 100)
+    assert names == ["Linear", "Reshape", "BatchNorm2d", "ConvTranspose2d"]
+    assert isinstance(folded[0], nn.Linear) and folded[0].weight.shape == (64 * 14 * 14, 100)
+    z = torch.randn(9, 100)
+    with torch.no_grad():
+        assert torch.allclose(folded(z), generator(z), atol=1e-5)
+    model = onnx.load_from_string(model_bytes)
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("BatchNormalization") == 1 and ops.count("Gemm") == 1  # only the BN after SELU is left
+    assert {p.key: p.value for p in model.metadata_props}["folded_layers"] == "Linear+Reshape+BatchNorm2d+ConvTranspose2d"
+    literal = export_generator(generator, facts_for("dcgan"), {}, ExportOptions(fold=False))
+    assert [node.op_type for node in onnx.load_from_string(literal).graph.node].count("BatchNormalization") == 2
+
+
+@pytest.mark.parametrize("name", ["mlp", "frog"])
+def test_fold_leaves_generators_that_start_with_a_nonlinearity(exported, name):
+    from export.fold import fold_affine_prefix
+
+    generator, model_bytes = exported[name]
+    assert fold_affine_prefix(generator, PRESETS[name].latent_dim) == (generator, [])
+    assert {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}["folded_layers"] == "none"
