@@ -85,6 +85,9 @@ def main(argv=None) -> int:
             continue
         print(f"exporting {kind} of {ckpt_path} (step {state['step']}) ...", flush=True)
         model_bytes = export_generator(module, facts, {**metadata, "weights": kind}, options)
+        graph_facts = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
+        if graph_facts["folded_layers"] != "none":
+            print(f"  folded {graph_facts['folded_layers']} into one equivalent matrix (--no-fold keeps them)")
         checks = [("CPUExecutionProvider", ["CPUExecutionProvider"])]
         if cuda_usable():
             checks.append(("CUDAExecutionProvider", pick_providers("cuda")))

@@ -92,6 +92,7 @@ def test_cli_exports_run_with_ema_and_runtime_reproduces_torch(tiny_run, capsys)
     assert export_main([str(tiny_run)]) == 0
     printed = capsys.readouterr().out
     assert "batch 1:" in printed and "batch 7:" in printed and "batch 64:" in printed
+    assert "folded Linear+Reshape+BatchNorm2d+ConvTranspose2d" in printed
     for name in ("generator.onnx", "generator_ema.onnx"):
         g = runtime.OnnxGenerator(tiny_run / name, device="cpu")
         assert g.provider == "CPUExecutionProvider"
@@ -115,8 +116,10 @@ def test_cli_exports_run_with_ema_and_runtime_reproduces_torch(tiny_run, capsys)
 
 
 @pytest.mark.parametrize("flags, name, dtype", [(["--output-range", "0-255"], "generator_u8.onnx", np.uint8),
-                                                (["--fp16"], "generator_fp16.onnx", np.float32)])
-def test_cli_uint8_and_fp16_variants(tiny_run, flags, name, dtype):
+                                                (["--fp16"], "generator_fp16.onnx", np.float32),
+                                                (["--no-fold", "--output", "literal.onnx"], "literal.onnx", np.float32)])
+def test_cli_variants(tiny_run, flags, name, dtype, monkeypatch):
+    monkeypatch.chdir(tiny_run)  # a relative --output lands in the run folder
     assert export_main([str(tiny_run), *flags]) == 0
     g = runtime.OnnxGenerator(tiny_run / name)
     raw = g.run(g.latents(1, 4))
