@@ -19,7 +19,7 @@ from train.errors import ArgumentParser, UserError, cli_entry
 from train.images import atomic_write
 
 from .onnx_export import ExportOptions, export_generator, parity, tolerance
-from .runtime import cuda_usable, pick_providers
+from .runtime import cuda_usable, pick_providers, read_metadata
 
 EXAMPLES = """examples:
   python -m export.to_onnx                              newest run under checkpoints/
@@ -85,9 +85,9 @@ def main(argv=None) -> int:
             continue
         print(f"exporting {kind} of {ckpt_path} (step {state['step']}) ...", flush=True)
         model_bytes = export_generator(module, facts, {**metadata, "weights": kind}, options)
-        graph_facts = {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
-        if graph_facts["folded_layers"] != "none":
-            print(f"  folded {graph_facts['folded_layers']} into one equivalent matrix (--no-fold keeps them)")
+        folded = read_metadata(model_bytes, kind)["folded_layers"]
+        if folded != "none":
+            print(f"  folded {folded} into one equivalent matrix (--no-fold keeps them)")
         checks = [("CPUExecutionProvider", ["CPUExecutionProvider"])]
         if cuda_usable():
             checks.append(("CUDAExecutionProvider", pick_providers("cuda")))

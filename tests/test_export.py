@@ -202,7 +202,7 @@ def test_fold_turns_dcgan_leading_layers_into_one_matrix(exported):
     model = onnx.load_from_string(model_bytes)
     ops = [node.op_type for node in model.graph.node]
     assert ops.count("BatchNormalization") == 1 and ops.count("Gemm") == 1  # only the BN after SELU is left
-    assert {p.key: p.value for p in model.metadata_props}["folded_layers"] == "Linear+Reshape+BatchNorm2d+ConvTranspose2d"
+    assert runtime.read_metadata(model_bytes, "dcgan")["folded_layers"] == "Linear+Reshape+BatchNorm2d+ConvTranspose2d"
     literal = export_generator(generator, facts_for("dcgan"), {}, ExportOptions(fold=False))
     assert [node.op_type for node in onnx.load_from_string(literal).graph.node].count("BatchNormalization") == 2
 
@@ -213,4 +213,4 @@ def test_fold_leaves_generators_that_start_with_a_nonlinearity(exported, name):
 
     generator, model_bytes = exported[name]
     assert fold_affine_prefix(generator, PRESETS[name].latent_dim) == (generator, [])
-    assert {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}["folded_layers"] == "none"
+    assert runtime.read_metadata(model_bytes, name)["folded_layers"] == "none"
