@@ -111,8 +111,7 @@ def our_options(preset, precision: str = "fp32", channels_last: bool = False) ->
 
 
 def our_models(name, device, opts: StepOptions):
-    layout = torch.channels_last if opts.channels_last else torch.contiguous_format
-    return (m.to(device, memory_format=layout) for m in build(name))
+    return (m.to(device, memory_format=opts.memory_format) for m in build(name))
 
 
 def check_parity(name, device, opts: StepOptions, steps: int = 5) -> float:

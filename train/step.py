@@ -30,6 +30,11 @@ class StepOptions:
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, grads, optimizer stay fp32)
     channels_last: bool = False  # real batches in channels-last layout (the models are converted by their owner)
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The layout of the models' 4-D weights and of real batches."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
     def autocast(self, device: torch.device):
         """The forward passes' autocast context; backward runs outside it, as PyTorch's AMP guide says.
         No cast cache: a CUDA graph must recast the weights that each replay's optimizer step changed."""
@@ -154,7 +159,7 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     if draws is None:
         draws = draw(batch, latent_dim, opts, device, noise_gen, shard)
     if opts.channels_last:
-        real = real.contiguous(memory_format=torch.channels_last)
+        real = real.contiguous(memory_format=opts.memory_format)
 
     # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does. The fakes are
     # made without an autograd graph: D's step never backpropagates into G.

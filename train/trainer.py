@@ -82,9 +82,10 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.generator, self.discriminator = build(cfg.model, cfg.minibatch_std, cfg.leaky_slope)
-        memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.generator.to(device, memory_format=memory_format).train()
-        self.discriminator.to(device, memory_format=memory_format).train()
+        self.opts = StepOptions(cfg.label_smoothing, cfg.label_noise, cfg.clip_value, precision=cfg.precision,
+                                channels_last=cfg.channels_last)
+        self.generator.to(device, memory_format=self.opts.memory_format).train()
+        self.discriminator.to(device, memory_format=self.opts.memory_format).train()
         ids = [device.index] if device.type == "cuda" else None
         wrap = (lambda m: DistributedDataParallel(m, device_ids=ids)) if dist.enabled else (lambda m: m)
         self.nets = Nets(self.generator, self.discriminator, wrap(self.generator), wrap(self.discriminator))
@@ -95,8 +96,6 @@ class Trainer:
         self.ema = copy.deepcopy(self.generator).eval() if cfg.ema else None
         self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         self.replay = ReplayBuffer(cfg.replay, self.image_shape, device) if cfg.replay else None
-        self.opts = StepOptions(cfg.label_smoothing, cfg.label_noise, cfg.clip_value, precision=cfg.precision,
-                                channels_last=cfg.channels_last)
         self.sample_z = fixed_latents(cfg.seed, self.latent_dim).to(device)
         self.progress = Progress()
         self.stop_signal: int | None = None
