@@ -35,3 +35,13 @@ def test_two_gloo_processes_match_one_process(tmp_path, fashion_dir):
         for key in ("d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake"):
             assert abs(r1[key] - r2[key]) < 1e-5, key
     assert ddp.stdout.count("done: 6 steps") == 1  # one process reports and writes
+
+
+def test_worker_exit_flushes_output_and_keeps_the_exit_code():
+    """A torchrun worker leaves with os._exit (see exit_process), so its output must be flushed by hand."""
+    script = "from train.distributed import exit_process; print('report', end=''); exit_process(3)"
+    for world in ("1", "2"):
+        env = {**os.environ, "WORLD_SIZE": world}
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert (done.returncode, done.stdout) == (3, "report"), world

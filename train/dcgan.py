@@ -11,7 +11,7 @@ from pathlib import Path
 from . import checkpoint
 from .config import TrainConfig, add_arguments, from_args
 from .errors import ArgumentParser, UserError, cli_entry
-from .distributed import Dist
+from .distributed import Dist, exit_process
 from .trainer import Trainer, new_run_dir, pick_device, resume_config, truncate_metrics, write_config
 
 EXAMPLES = """examples:
@@ -100,4 +100,4 @@ def _remove_empty_run(run_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_process(main())
