@@ -1,4 +1,5 @@
 import json
+import signal
 import subprocess
 import sys
 
@@ -133,3 +134,11 @@ def test_speed_options_train_and_resume_as_schedule_flags(tmp_path, fashion_dir)
     state = checkpoint.load(tmp_path / "fast" / "last.pt")
     assert state["config"]["precision"] == "fp32" and state["config"]["channels_last"]
     assert all(v.dtype == torch.float32 for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_training_in_process_puts_the_signal_handlers_back(tmp_path, fashion_dir):
+    """Ctrl-C means "save and stop" only while training; afterwards (and for the trainer's memory) it is released."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    assert main(["--model", "mlp", "--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "2",
+                 "--out", str(tmp_path), "--name", "handlers"]) == 0
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -177,11 +177,11 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
+    def _install_signal_handlers(self) -> dict:
+        """Ctrl-C/SIGTERM ask the loop to save and stop; returns the handlers to put back afterwards."""
         def request_stop(signum, _frame):
             self.stop_signal = signum
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, request_stop)
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def fit(self) -> int:
         """Train until --epochs or --max-steps; returns the exit code (non-zero if stopped by a signal)."""
@@ -192,7 +192,6 @@ class Trainer:
         if p.step >= total_steps:
             print(f"run already at step {p.step} of {total_steps}; raise --epochs or --max-steps to train on")
             return 0
-        self._install_signal_handlers()
         metrics = MetricsLog(self.run_dir / "metrics.jsonl" if self.dist.main else None, self.device, self.dist)
         step = StaticStep(self._step, self._draws, self.images, self.pixel_range, self.local_batch, metrics.sum,
                           capture=self.use_graphs)
@@ -201,6 +200,7 @@ class Trainer:
         bar = tqdm(total=total_steps, initial=p.step, unit="step", dynamic_ncols=True, disable=not self.dist.main,
                    mininterval=0.5 if sys.stderr.isatty() else 30, desc=f"epoch {p.epoch + 1}/{cfg.epochs}")
         t_mark = time.perf_counter()
+        previous_handlers = self._install_signal_handlers()
         try:
             while p.step < total_steps:
                 epoch = p.step // self.steps_per_epoch
@@ -244,6 +244,8 @@ class Trainer:
         finally:
             bar.close()
             metrics.close()
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
         if self.dist.main:
             print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
         return 0
