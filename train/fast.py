@@ -20,6 +20,7 @@ compare, bit for bit, with the plain eager step, and the fallback wherever graph
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -51,8 +52,7 @@ class StaticStep:
     def _load_inputs(self, idx: torch.Tensor) -> None:
         draws = self.make_draws()
         if self.static_draws is None:
-            self.static_draws = Draws(*(t.clone() if t is not None else None for t in
-                                        (draws.noise_d, draws.noise_g, draws.label_noise_fake, draws.label_noise_real)))
+            self.static_draws = copy.deepcopy(draws)  # the buffers every later step is copied into
         else:
             for static, fresh in zip(self.static_draws.tensors(), draws.tensors()):
                 static.copy_(fresh)
