@@ -40,7 +40,7 @@ def _macs(layers: list[nn.Module], latent_dim: int) -> tuple[int, tuple[int, ...
     return total, tuple(x.shape[1:])
 
 
-def _fold(layers: list[nn.Module], latent_dim: int, out_shape: tuple[int, ...]) -> nn.Linear:
+def _fold(layers: list[nn.Module], latent_dim: int) -> nn.Linear:
     affine = copy.deepcopy(nn.Sequential(*layers)).double().eval()
     with torch.no_grad():
         bias = affine(torch.zeros(1, latent_dim, dtype=torch.float64)).reshape(1, -1)
@@ -68,6 +68,6 @@ def fold_affine_prefix(generator: nn.Module, latent_dim: int) -> tuple[nn.Module
         folded = latent_dim * int(torch.Size(out_shape).numel())
         if folded <= original and folded <= MAX_FOLDED_ENTRIES:
             rest = [Reshape(*out_shape)] if len(out_shape) > 1 else []
-            module = nn.Sequential(_fold(prefix, latent_dim, out_shape), *rest, *copy.deepcopy(layers[stop:]))
+            module = nn.Sequential(_fold(prefix, latent_dim), *rest, *copy.deepcopy(layers[stop:]))
             return module.eval(), [type(m).__name__ for m in prefix]
     return generator, []
