@@ -15,6 +15,11 @@ import torch
 import torch.distributed as torch_dist
 
 
+def _world_size() -> int:
+    """How many processes torchrun started (1 when run without it)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 @dataclass
 class Dist:
     rank: int = 0
@@ -31,7 +36,7 @@ class Dist:
 
     @classmethod
     def from_env(cls, device_name: str = "auto") -> "Dist":
-        world = int(os.environ.get("WORLD_SIZE", "1"))
+        world = _world_size()
         if world <= 1:
             return cls()
         use_cuda = torch.cuda.is_available() and device_name != "cpu"
@@ -81,7 +86,7 @@ def exit_process(code: int) -> NoReturn:
     exception", about 1 exit in 30 on 2 cores (pytorch/pytorch#190489, seen in gdb). By the time a
     worker exits, every file is written and closed and the group is destroyed, so nothing is lost.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if _world_size() > 1:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
