@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     batches = [int(b) for b in (args.batches or ("32,1024" if device.type == "cuda" else "32,256")).split(",")]
-    variants = [(v, v.split("+")[0], v.endswith("+cl")) for v in args.options.split(",")]
+    labels = args.options.split(",")  # e.g. "bf16+cl": precision, then "+cl" for channels last
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     print(f"device: {device} ({where}), torch {torch.__version__}")
@@ -226,19 +226,18 @@ def main(argv=None) -> int:
           f"loss parity")
     for name in args.presets.split(","):
         preset = PRESETS[name]
+        variants = {label: our_options(preset, label.split("+")[0], label.endswith("+cl")) for label in labels}
         parity = {}
-        for label, precision, channels_last in variants:
-            opts = our_options(preset, precision, channels_last)
+        for label, opts in variants.items():
             parity[label] = check_parity(name, device, opts, steps=5 if label == "fp32" else 1)
             bound = PARITY_TOLERANCE if label == "fp32" else VARIANT_PARITY_TOLERANCE
             if parity[label] > bound:
                 raise SystemExit(f"{name} {label}: losses differ by {parity[label]:.2e} (> {bound}); refusing to time")
         for batch in batches:
-            runners = [eager_runner(name, batch, device)] + [
-                our_runner(name, batch, device, our_options(preset, precision, channels_last))
-                for _, precision, channels_last in variants]
+            runners = [eager_runner(name, batch, device)] + [our_runner(name, batch, device, opts)
+                                                             for opts in variants.values()]
             eager, *ours = time_side_by_side(runners, batch, device, args.seconds)
-            for (label, _, _), speed in zip(variants, ours):
+            for label, speed in zip(variants, ours):
                 print(f"{name:>6} {batch:>6} {label:>8} | {eager:>12,.0f} | {speed:>11,.0f} | {speed / eager:>7.2f}x | "
                       f"{parity[label]:.1e}")
     return 0
