@@ -64,10 +64,9 @@ def test_cuda_graph_replays_match_eager_steps():
         assert torch.allclose(x, y, rtol=1e-3, atol=1e-3)
 
 
-def one_step(opts, channels_last=False):
+def one_step(opts):
     g, d, opt_g, opt_d = setup(torch.device("cpu"))
-    if channels_last:
-        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+    g, d = g.to(memory_format=opts.memory_format), d.to(memory_format=opts.memory_format)
     real = torch.rand(8, 1, 28, 28) * 2 - 1
     torch.manual_seed(5)
     metrics = train_step(Nets(g, d), opt_g, opt_d, real, 100, torch.Generator().manual_seed(1), opts)
@@ -84,6 +83,6 @@ def test_bf16_autocast_is_active_and_close_to_fp32():
 
 def test_channels_last_computes_the_same_step():
     reference, _ = one_step(StepOptions())
-    metrics, g = one_step(StepOptions(channels_last=True), channels_last=True)
+    metrics, g = one_step(StepOptions(channels_last=True))
     assert g[3].weight.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(reference, metrics, atol=1e-5), (reference, metrics)
