@@ -1,12 +1,11 @@
 """Checkpoints: plain state dicts saved atomically, loaded with `weights_only=True`.
 
 A checkpoint never pickles modules or code, so loading one from a stranger cannot run
-code; the model is rebuilt from the preset and options stored inside it.
+code; the model is rebuilt from the `ModelSpec` stored inside it.
 """
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -14,9 +13,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import UserError
-from .images import atomic_write
-from .models import build
+from core.errors import UserError
+from core.files import atomic_write, fsync_dir
+from core.runs import LAST, newest_run as _newest_run
+from core.spec import ModelSpec, SpecError
+
+from .models import build_from_spec
 
 FORMAT = "gan-workbench-checkpoint"
 VERSION = 1
@@ -28,11 +30,7 @@ def save(state: dict, path: str | Path) -> None:
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
     atomic_write(path, buffer.getvalue())
-    dir_fd = os.open(Path(path).parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(Path(path).parent)
 
 
 def load(path: str | Path) -> dict:
@@ -60,21 +58,27 @@ def load(path: str | Path) -> dict:
     return state
 
 
+def spec_of(state: dict) -> ModelSpec:
+    """The model a loaded checkpoint holds; a malformed description is a one-sentence UserError."""
+    try:
+        return ModelSpec.from_dict(state["model"])
+    except SpecError as exc:
+        raise UserError(f"the checkpoint's model description is unusable: {exc}") from None
+
+
 def build_generators(state: dict) -> tuple[nn.Module, nn.Module | None]:
     """Rebuild G (and its EMA copy, if the run kept one) from a loaded checkpoint, in eval mode."""
-    model = state["model"]
+    spec = spec_of(state)
     try:
-        generator, _ = build(model["preset"], minibatch_std=model.get("minibatch_std", False),
-                             leaky_slope=model.get("leaky_slope"), latent_dim=model["latent_dim"])
+        generator = build_from_spec(spec)[0]
         generator.load_state_dict(state["generator"])
         ema = None
         if state.get("generator_ema") is not None:
-            ema, _ = build(model["preset"], minibatch_std=model.get("minibatch_std", False),
-                           leaky_slope=model.get("leaky_slope"), latent_dim=model["latent_dim"])
+            ema = build_from_spec(spec)[0]
             ema.load_state_dict(state["generator_ema"])
             ema.eval()
     except (KeyError, RuntimeError, ValueError) as exc:
-        raise UserError(f"checkpoint weights do not fit the {model.get('preset')!r} model "
+        raise UserError(f"checkpoint weights do not fit the {spec.preset!r} model "
                         f"({str(exc).splitlines()[0]})") from None
     return generator.eval(), ema
 
@@ -83,15 +87,15 @@ def resolve(path: str | Path) -> Path:
     """A run folder means its `last.pt`; a file is taken as is."""
     path = Path(path)
     if path.is_dir():
-        if not (path / "last.pt").is_file():
+        if not (path / LAST).is_file():
             raise UserError(f"{path} holds no last.pt; is it a run folder made by python -m train.dcgan?")
-        return path / "last.pt"
+        return path / LAST
     return path
 
 
 def newest_run(root: str | Path) -> Path:
-    root = Path(root)
-    runs = [p.parent for p in root.glob("*/last.pt")] if root.is_dir() else []
-    if not runs:
+    """The run under root with the newest last.pt; none is a one-sentence UserError."""
+    run = _newest_run(Path(root))
+    if run is None:
         raise UserError(f"no runs found under {root}/; train one first with: python -m train.dcgan")
-    return max(runs, key=lambda p: (p / "last.pt").stat().st_mtime)
+    return run

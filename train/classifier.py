@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from core.errors import ArgumentParser, UserError, cli_entry
+from core.files import atomic_write
+
 from . import data as datasets
-from .errors import ArgumentParser, UserError, cli_entry
-from .images import atomic_write
 
 WEIGHTS = Path(__file__).resolve().parent / "assets" / "fashion_classifier.pt"
 FORMAT = "gan-workbench-classifier"

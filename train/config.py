@@ -1,16 +1,19 @@
 """The training configuration: one frozen dataclass, and the argparse parser built from it.
 
-Every field has its help text next to it, so `--help` and `config.json` can never drift
-apart. `None` means "the preset's book value"; `resolve()` fills those in.
+Every field carries its help text, its parser (type and bound) and its choices, so `--help`,
+the checks on what a user types and `config.json` can never drift apart. `None` means "the
+preset's book value"; `resolved()` fills those in.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Callable
+
+from core.spec import PRESETS
 
 from .data import DATASETS
-from .models import PRESETS
 
 # Fields a resumed run may change (they set how long, how often and how fast, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "keep_checkpoints",
@@ -18,8 +21,31 @@ SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "k
                    "precision", "channels_last")
 
 
-def _f(default, help_text: str, **extra):
-    return field(default=default, metadata={"help": help_text, **extra})
+def _bounded(kind: type, ok: Callable, rule: str) -> Callable[[str], object]:
+    """An argparse type that names the rule in its error: "must be > 0, got -3"."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+POSITIVE_INT = _bounded(int, lambda v: v > 0, "> 0")
+POSITIVE_FLOAT = _bounded(float, lambda v: v > 0, "> 0")
+COUNT = _bounded(int, lambda v: v >= 0, ">= 0")
+NON_NEGATIVE_FLOAT = _bounded(float, lambda v: v >= 0, ">= 0")
+FRACTION = _bounded(float, lambda v: 0 <= v < 1, "in [0, 1)")
+FLAG = "flag"  # a store_true switch
+
+
+def _f(default, help_text: str, parse: Callable | str = str, choices: tuple | None = None):
+    """A config field with its flag's help, parser (a type such as POSITIVE_INT, or FLAG) and choices."""
+    return field(default=default, metadata={"help": help_text, "parse": parse, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -30,12 +56,13 @@ class TrainConfig:
     data_dir: str | None = _f(None, "folder holding the dataset files (for --dataset folder: the images; "
                               "a train/ subfolder is used when present)")
     classes: str | None = _f(None, "comma-separated class names to keep, e.g. frog (default: the preset's)")
-    epochs: int = _f(1, "passes over the data; 1 is a quick look, the books train 50 (dcgan, mlp) or ~40 (frog)")
-    batch_size: int | None = _f(None, "images per step (book: 32, frog 20)")
-    lr: float | None = _f(None, "learning rate for both D and G (book: 1e-3; frog D 8e-4, G 4e-4)")
-    lr_d: float | None = _f(None, "learning rate of D only (overrides --lr)")
-    lr_g: float | None = _f(None, "learning rate of G only (overrides --lr)")
-    seed: int = _f(42, "random seed for weights, data order, noise and the fixed sample latents")
+    epochs: int = _f(1, "passes over the data; 1 is a quick look, the books train 50 (dcgan, mlp) or ~40 (frog)",
+                     POSITIVE_INT)
+    batch_size: int | None = _f(None, "images per step (book: 32, frog 20)", POSITIVE_INT)
+    lr: float | None = _f(None, "learning rate for both D and G (book: 1e-3; frog D 8e-4, G 4e-4)", POSITIVE_FLOAT)
+    lr_d: float | None = _f(None, "learning rate of D only (overrides --lr)", POSITIVE_FLOAT)
+    lr_g: float | None = _f(None, "learning rate of G only (overrides --lr)", POSITIVE_FLOAT)
+    seed: int = _f(42, "random seed for weights, data order, noise and the fixed sample latents", int)
     device: str = _f("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
     out: str = _f("checkpoints", "folder that holds run folders")
     name: str | None = _f(None, "run folder name (default: <model>-<dataset>-<date>-<time>)")
@@ -45,24 +72,28 @@ class TrainConfig:
                         "CPUs with AVX-512 BF16; changes the numerics slightly, so it is off by default)",
                         choices=("fp32", "bf16"))
     channels_last: bool = _f(False, "convolution activations in channels-last memory layout (an option to measure: "
-                             "see docs/performance.md)")
-    max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs")
-    log_every: int = _f(50, "steps between metrics.jsonl records (each averages its window)")
-    sample_every: int = _f(0, "also write a sample grid every N steps (0 = only at each epoch's end)")
-    checkpoint_every: int = _f(1000, "steps between periodic checkpoints (0 = only last.pt at epoch ends)")
-    keep_checkpoints: int = _f(3, "periodic checkpoints to keep (older ones are deleted)")
+                             "see docs/performance.md)", FLAG)
+    max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs", COUNT)
+    log_every: int = _f(50, "steps between metrics.jsonl records (each averages its window)", POSITIVE_INT)
+    sample_every: int = _f(0, "also write a sample grid every N steps (0 = only at each epoch's end)", COUNT)
+    checkpoint_every: int = _f(1000, "steps between periodic checkpoints (0 = only last.pt at epoch ends)", COUNT)
+    keep_checkpoints: int = _f(3, "periodic checkpoints to keep (older ones are deleted)", POSITIVE_INT)
     eval_every: int = _f(0, "every N steps, log quick FID/KID and class coverage of 2,000 samples to metrics.jsonl "
-                         "(0 = off; Fashion-MNIST-shaped models)")
-    eval_samples: int = _f(2000, "samples for the quick in-training evaluation")
-    label_smoothing: float = _f(0.0, "one-sided label smoothing: D's real targets become 1 - value (e.g. 0.1)")
+                         "(0 = off; Fashion-MNIST-shaped models)", COUNT)
+    eval_samples: int = _f(2000, "samples for the quick in-training evaluation",
+                           _bounded(int, lambda v: v >= 100, ">= 100"))
+    label_smoothing: float = _f(0.0, "one-sided label smoothing: D's real targets become 1 - value (e.g. 0.1)",
+                                FRACTION)
     label_noise: float | None = _f(None, "Chollet's label noise: subtract value*U(0,1) from D's targets "
-                                   "(frog preset: 0.05, else 0)")
+                                   "(frog preset: 0.05, else 0)", FRACTION)
     replay: int = _f(0, "experience replay: keep a buffer of this many past fakes; half of each fake "
-                     "batch D sees comes from it (0 = off)")
-    minibatch_std: bool = _f(False, "add a minibatch standard-deviation layer to D (minibatch discrimination)")
-    ema: float = _f(0.0, "keep an exponential moving average of G's weights with this decay, e.g. 0.999 (0 = off)")
-    leaky_slope: float | None = _f(None, "LeakyReLU slope of the frog preset (Keras 3: 0.2, book-era Keras 2: 0.3)")
-    clip_value: float | None = _f(None, "clip each gradient value to ±this (frog: 1.0, else off)")
+                     "batch D sees comes from it (0 = off)", COUNT)
+    minibatch_std: bool = _f(False, "add a minibatch standard-deviation layer to D (minibatch discrimination)", FLAG)
+    ema: float = _f(0.0, "keep an exponential moving average of G's weights with this decay, e.g. 0.999 (0 = off)",
+                    FRACTION)
+    leaky_slope: float | None = _f(None, "LeakyReLU slope of the frog preset (Keras 3: 0.2, book-era Keras 2: 0.3)",
+                                   NON_NEGATIVE_FLOAT)
+    clip_value: float | None = _f(None, "clip each gradient value to ±this (frog: 1.0, else off)", NON_NEGATIVE_FLOAT)
 
     def resolved(self) -> "TrainConfig":
         """Fill the preset's book values into every field left as None."""
@@ -70,7 +101,7 @@ class TrainConfig:
         return dataclasses.replace(
             self,
             dataset=self.dataset or p.dataset,
-            classes=self.classes if self.classes is not None else (",".join(p.classes) if not self.dataset or self.dataset == p.dataset else ""),
+            classes=self._resolved_classes(),
             batch_size=self.batch_size or p.batch_size,
             lr_d=self.lr_d or self.lr or p.lr_d,
             lr_g=self.lr_g or self.lr or p.lr_g,
@@ -78,6 +109,14 @@ class TrainConfig:
             leaky_slope=p.leaky_slope if self.leaky_slope is None else self.leaky_slope,
             clip_value=p.clip_value if self.clip_value is None else self.clip_value,
         )
+
+    def _resolved_classes(self) -> str:
+        """The classes asked for; else the preset's own (frog), but only on the preset's own dataset."""
+        if self.classes is not None:
+            return self.classes
+        p = PRESETS[self.model]
+        on_preset_data = not self.dataset or self.dataset == p.dataset
+        return ",".join(p.classes) if on_preset_data else ""
 
     @property
     def class_tuple(self) -> tuple[str, ...]:
@@ -92,53 +131,22 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def _bounded(kind, ok, rule: str):
-    """An argparse type that names the rule in its error: "must be > 0, got -3"."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
-        return value
-    return parse
-
-
-def _positive(kind):
-    return _bounded(kind, lambda v: v > 0, "> 0")
-
-
-def _non_negative(kind):
-    return _bounded(kind, lambda v: v >= 0, ">= 0")
-
-
-_fraction = _bounded(float, lambda v: 0 <= v < 1, "in [0, 1)")
-
-
-_TYPES = {
-    "epochs": _positive(int), "batch_size": _positive(int), "lr": _positive(float), "lr_d": _positive(float),
-    "lr_g": _positive(float), "max_steps": _non_negative(int), "log_every": _positive(int),
-    "sample_every": _non_negative(int), "checkpoint_every": _non_negative(int), "keep_checkpoints": _positive(int),
-    "eval_every": _non_negative(int), "eval_samples": _bounded(int, lambda v: v >= 100, ">= 100"),
-    "label_smoothing": _fraction, "label_noise": _fraction, "replay": _non_negative(int), "ema": _fraction,
-    "leaky_slope": _non_negative(float), "clip_value": _non_negative(float),
-}
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults are None so we can tell what the user typed."""
     for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata["help"]
-        if f.default is not None and f.type != "bool" and f.default is not False:
-            help_text += f" (default: {f.default})"
-        if f.type == "bool":
-            parser.add_argument(flag, action="store_true", default=None, help=help_text)
+        meta = f.metadata
+        help_text = meta["help"]
+        if meta["parse"] == FLAG:
+            parser.add_argument(flag(f.name), action="store_true", default=None, help=help_text)
             continue
-        kind = _TYPES.get(f.name, str if "str" in str(f.type) else (int if "int" in str(f.type) else float))
-        parser.add_argument(flag, type=kind, default=None, choices=f.metadata.get("choices"),
-                            metavar=None if f.metadata.get("choices") else f.name.upper(), help=help_text)
+        if f.default is not None:
+            help_text += f" (default: {f.default})"
+        parser.add_argument(flag(f.name), type=meta["parse"], default=None, choices=meta["choices"],
+                            metavar=None if meta["choices"] else f.name.upper(), help=help_text)
 
 
 def from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:

@@ -27,7 +27,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from .errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry
 
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # MD5 of each published .gz file (what a download must match) and of its decompressed

@@ -19,11 +19,13 @@ from typing import Callable
 import torch
 from torch import nn
 
+from core.errors import ArgumentParser, UserError, cli_entry
+from core.files import atomic_write
+from core.spec import ModelSpec
+
 from . import checkpoint, classifier, data as datasets, metrics
 from .config import TrainConfig
-from .errors import ArgumentParser, UserError, cli_entry
-from .images import atomic_write
-from .models import build
+from .models import build_from_spec
 
 NOTE = ("distances in the 128-d features of the project's Fashion-MNIST classifier: compare runs with each "
         "other, not with published Inception-FID numbers")
@@ -91,15 +93,15 @@ def to_unit(images: torch.Tensor, pixel_range) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, count: int, latent_dim: int, pixel_range, seed: int = 0) -> torch.Tensor:
+def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0) -> torch.Tensor:
     """`count` images in [0, 1] from seeded latents, in eval mode, batch by batch."""
     generator.eval()
     gen = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     out = []
     for start in range(0, count, 500):
-        z = torch.randn(min(500, count - start), latent_dim, generator=gen).to(device)
-        out.append(to_unit(generator(z), pixel_range).cpu())
+        z = torch.randn(min(500, count - start), spec.latent_dim, generator=gen).to(device)
+        out.append(to_unit(generator(z), spec.pixel_range).cpu())
     return torch.cat(out)
 
 
@@ -120,17 +122,17 @@ def score(space: FeatureSpace, real_features: torch.Tensor, images: torch.Tensor
 class QuickEval:
     """The cheap in-training version: fixed real features and fixed latents, every N steps."""
 
-    def __init__(self, cfg, facts: dict, samples: int):
-        self.space = feature_space(facts["image_shape"])
-        real = datasets.load(cfg.dataset, "test", cfg.data_dir, cfg.class_tuple, tuple(facts["image_shape"]))
+    def __init__(self, cfg, spec: ModelSpec, samples: int):
+        self.space = feature_space(spec.image_shape)
+        real = datasets.load(cfg.dataset, "test", cfg.data_dir, cfg.class_tuple, spec.image_shape)
         order = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:samples]
         self.real_features = self.space.features(real.images[order].float() / 255)
-        self.samples, self.facts = samples, facts
+        self.samples, self.spec = samples, spec
         self.best_coverage = 0
 
     def __call__(self, generator: nn.Module) -> dict:
         was_training = generator.training
-        images = generate(generator, self.samples, self.facts["latent_dim"], self.facts["pixel_range"], seed=1)
+        images = generate(generator, self.samples, self.spec, seed=1)
         generator.train(was_training)
         result = score(self.space, self.real_features, images, kid_subsets=3, with_precision_recall=False)
         result.pop("class_histogram", None)
@@ -148,16 +150,15 @@ class QuickEval:
         return None
 
 
-def references(space: FeatureSpace, test_features: torch.Tensor, real_train: torch.Tensor, facts: dict,
+def references(space: FeatureSpace, test_features: torch.Tensor, real_train: torch.Tensor, spec: ModelSpec,
                count: int) -> dict:
     """Floor (real train vs real test) and ceiling (an untrained generator) in the same feature space."""
     torch.manual_seed(0)
-    untrained, _ = build(facts["preset"], facts.get("minibatch_std", False), facts.get("leaky_slope"),
-                         facts["latent_dim"])
+    untrained, _ = build_from_spec(spec)
     return {
         "real_train_vs_test": score(space, test_features, real_train),
         "untrained_generator": score(space, test_features,
-                                     generate(untrained, count, facts["latent_dim"], facts["pixel_range"])),
+                                     generate(untrained, count, spec)),
     }
 
 
@@ -184,21 +185,21 @@ def main(argv=None) -> int:
         raise UserError("--samples must be at least 100")
     ckpt = checkpoint.resolve(args.run)
     state = checkpoint.load(ckpt)
-    facts, cfg = state["model"], TrainConfig.from_dict(state["config"])
-    space = feature_space(facts["image_shape"], args.classifier, args.inception_weights)
-    shape = tuple(facts["image_shape"])
+    spec, cfg = checkpoint.spec_of(state), TrainConfig.from_dict(state["config"])
+    space = feature_space(spec.image_shape, args.classifier, args.inception_weights)
+    shape = spec.image_shape
     test = datasets.load(cfg.dataset, "test", cfg.data_dir, cfg.class_tuple, shape)
     real_test = test.images[: args.samples].float() / 255
     real_features = space.features(real_test)
     generator, ema = checkpoint.build_generators(state)
-    rows = {"generator": score(space, real_features, generate(generator, args.samples, facts["latent_dim"], facts["pixel_range"]))}
+    rows = {"generator": score(space, real_features, generate(generator, args.samples, spec))}
     if ema is not None:
-        rows["generator_ema"] = score(space, real_features, generate(ema, args.samples, facts["latent_dim"], facts["pixel_range"]))
+        rows["generator_ema"] = score(space, real_features, generate(ema, args.samples, spec))
     report = {"run": ckpt.parent.name, "checkpoint": ckpt.name, "step": state["step"], "epoch": state["epoch"],
               "samples": args.samples, "features": space.name, "note": NOTE, "generators": rows}
     if not args.no_reference:
         train = datasets.load(cfg.dataset, "train", cfg.data_dir, cfg.class_tuple, shape)
-        report["reference"] = references(space, real_features, train.images[: args.samples].float() / 255, facts, args.samples)
+        report["reference"] = references(space, real_features, train.images[: args.samples].float() / 255, spec, args.samples)
     atomic_write(ckpt.parent / "eval.json", (json.dumps(report, indent=2) + "\n").encode())
     table = {**rows, **{f"ref: {k}": v for k, v in report.get("reference", {}).items()}}
     print(f"{ckpt} (step {state['step']}), {args.samples} samples, features: {space.name}")

@@ -8,50 +8,12 @@ gives the Keras output sizes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from core.spec import PRESETS, ModelSpec
+
 from .dropout import Dropout
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Everything about a book model that training, export and the dashboard must agree on."""
-
-    name: str
-    latent_dim: int
-    image_shape: tuple[int, int, int]  # (C, H, W)
-    pixel_range: tuple[float, float]  # range of G's output and of the scaled real images
-    dataset: str  # default dataset
-    classes: tuple[str, ...] = ()
-    batch_size: int = 32
-    epochs: int = 50
-    lr_d: float = 1e-3
-    lr_g: float = 1e-3
-    clip_value: float = 0.0  # Keras clipvalue; 0 = off
-    label_noise: float = 0.0  # Chollet's noise on D's labels
-    leaky_slope: float = 0.2
-    source: str = ""
-
-
-PRESETS: dict[str, Preset] = {
-    "mlp": Preset(
-        "mlp", latent_dim=30, image_shape=(1, 28, 28), pixel_range=(0.0, 1.0),
-        dataset="fashion-mnist", source="Géron, Hands-On ML ch. 17, simple GAN",
-    ),
-    "dcgan": Preset(
-        "dcgan", latent_dim=100, image_shape=(1, 28, 28), pixel_range=(-1.0, 1.0),
-        dataset="fashion-mnist", source="Géron, Hands-On ML ch. 17, DCGAN",
-    ),
-    "frog": Preset(
-        "frog", latent_dim=32, image_shape=(3, 32, 32), pixel_range=(-1.0, 1.0),
-        dataset="cifar10", classes=("frog",), batch_size=20, epochs=40,
-        lr_d=8e-4, lr_g=4e-4, clip_value=1.0, label_noise=0.05, leaky_slope=0.2,
-        source="Chollet, Deep Learning with Python, CIFAR-10 frog DCGAN",
-    ),
-}
 
 
 class MinibatchStdDev(nn.Module):
@@ -166,6 +128,11 @@ def build(name: str, minibatch_std: bool = False, leaky_slope: float | None = No
     _keras_init(generator)
     _keras_init(discriminator)
     return generator, discriminator
+
+
+def build_from_spec(spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
+    """`(generator, discriminator)` shaped as the spec says (weights freshly initialised)."""
+    return build(spec.preset, spec.minibatch_std, spec.leaky_slope, spec.latent_dim)
 
 
 def count_trainable(module: nn.Module) -> int:

@@ -2,7 +2,7 @@
 
 Phase 1 trains D on [fake; real] with targets [0; 1] (Géron's order); phase 2 trains G
 through D with fresh noise and targets 1. D is not "frozen" by flipping requires_grad
-(that breaks compiled graphs, see REFERENCE.md): G's step simply asks autograd for G's
+(that breaks compiled graphs, see docs/decisions.md): G's step simply asks autograd for G's
 gradients only and steps only G's optimizer. Dropout in D stays active in both phases,
 as in Keras' `train_on_batch`.
 
@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Order of the values in the per-step metrics vector.
-METRIC_NAMES = ("d_loss_real", "d_loss_fake", "d_acc_real", "d_acc_fake", "g_loss")
+from core.runs import LOSS_METRICS  # the order of the values in the metrics vector a step returns
 
 
 @dataclass
@@ -151,7 +150,7 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
                real: torch.Tensor, latent_dim: int, noise_gen: torch.Generator,
                opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard(),
                draws: Draws | None = None) -> torch.Tensor:
-    """One D step then one G step; returns the metrics vector (see METRIC_NAMES) on the device.
+    """One D step then one G step; returns the metrics vector (in the order of LOSS_METRICS) on the device.
 
     `draws` are the step's random numbers; when None they are drawn here from `noise_gen`.
     """
@@ -193,7 +192,9 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     with torch.no_grad():
         acc_real = (logits_real > 0).float().mean()
         acc_fake = (logits_fake < 0).float().mean()
-        return torch.stack([loss_real.detach(), loss_fake.detach(), acc_real, acc_fake, loss_g.detach()])
+        values = {"d_loss_real": loss_real.detach(), "d_loss_fake": loss_fake.detach(), "d_acc_real": acc_real,
+                  "d_acc_fake": acc_fake, "g_loss": loss_g.detach()}
+        return torch.stack([values[name] for name in LOSS_METRICS])
 
 
 def keras_rmsprop(params, lr: float, capturable: bool = False) -> torch.optim.RMSprop:
