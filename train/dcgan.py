@@ -1,18 +1,19 @@
-"""Train a book GAN: `python -m train.dcgan` (see --help).
+"""Train a GAN: `python -m train.dcgan` (see --help). Trains every preset, not only the DCGAN.
 
-Thin CLI over `train.trainer`: parse flags, make or reopen the run folder, train.
+The command keeps the name users know; `--model` picks dcgan (the default), mlp or frog.
+Thin CLI over `train.trainer`: parse flags, check everything, then lock and write the run folder.
 """
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from . import checkpoint
-from .config import TrainConfig, add_arguments, from_args
-from .errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry
+from core.lock import RunLock
+
+from . import run_folder
+from .config import add_arguments, from_args
 from .distributed import Dist, exit_process
-from .trainer import Trainer, new_run_dir, pick_device, resume_config, truncate_metrics, write_config
+from .trainer import Trainer, pick_device
 
 EXAMPLES = """examples:
   python -m train.dcgan                                   quick DCGAN run on Fashion-MNIST (1 epoch)
@@ -26,12 +27,14 @@ EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(
-        prog="python -m train.dcgan", description="Train a GAN from the books (Géron ch. 17, Chollet) and "
-        "write a run folder with checkpoints, metrics.jsonl and sample grids.",
+        prog="python -m train.dcgan", description="Train any of the book GANs (--model dcgan, mlp or frog; "
+        "Géron ch. 17, Chollet) and write a run folder with checkpoints, metrics.jsonl and sample grids.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     parser.add_argument("--resume", metavar="RUN", help="continue a run: its folder, a checkpoint file, or 'latest' "
                         "(newest run under --out); step count, metrics and grids carry on")
+    parser.add_argument("--rewind", action="store_true", help="with --resume of an older checkpoint: go back to it, "
+                        "keeping the run's newer checkpoints, metrics and grids in a rewound-from-step-N/ subfolder")
     return parser.parse_args(argv)
 
 
@@ -39,64 +42,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg, given = from_args(args)
-    resume_state = None
-    if args.resume:
-        run_dir, resume_state, cfg = reopen(args.resume, given)
-    else:
-        cfg = cfg.resolved()
-        run_dir = None
+    if args.rewind and not args.resume:
+        raise UserError("--rewind goes with --resume CHECKPOINT")
+    resume = run_folder.find_resume(args.resume, given) if args.resume else None
+    cfg = resume.cfg if resume else cfg.resolved()
     dist = Dist.from_env(cfg.device)
+    lock = None
     try:
         device = pick_device(dist.device(cfg.device))
-        if run_dir is None:
-            run_dir = dist.broadcast(new_run_dir(cfg) if dist.main else None)
-        try:
-            trainer = Trainer(cfg, run_dir, device, resume_state, dist)
-        except UserError:
-            if dist.main and resume_state is None and not any(run_dir.glob("*.pt")):
-                _remove_empty_run(run_dir)
-            raise
-        if dist.main:
-            if resume_state is None:
-                write_config(run_dir, trainer)
+        run_dir = resume.run_dir if resume else dist.broadcast(run_folder.planned_run_dir(cfg) if dist.main else None)
+        trainer = Trainer(cfg, run_dir, device, resume.state if resume else None, dist)
+        if dist.main:  # every check has passed: from here on the run folder may change
+            lock = _open_for_writing(trainer, resume, args.rewind)
             print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
                   f"on {device}{f' x {dist.world} processes' if dist.enabled else ''}; run folder {run_dir}")
         return trainer.fit()
     finally:
+        if lock is not None:
+            lock.release()
         dist.close()
 
 
-def reopen(target: str, given: dict) -> tuple[Path, dict | None, TrainConfig]:
-    """The run folder, checkpoint state and config to continue. A run killed before its first
-    checkpoint restarts from step 0 with its config.json; leftovers of a crash are cleaned."""
-    out = Path(given.get("out", TrainConfig.out))
-    path = checkpoint.newest_run(out) if target == "latest" else Path(target)
-    run_dir = path if path.is_dir() else path.parent
-    for stale in [*run_dir.glob(".*.tmp"), *run_dir.glob("samples/.*.tmp")]:
-        stale.unlink(missing_ok=True)  # a temp file whose write was cut short
-    if path.is_dir() and not (path / "last.pt").exists() and (path / "config.json").is_file():
+def _open_for_writing(trainer: Trainer, resume: run_folder.Resume | None, rewind: bool):
+    """Lock the run folder, then make it (new run) or tidy it for the resumed step; returns the lock."""
+    if resume is not None:
+        lock = RunLock(resume.run_dir).acquire()
         try:
-            saved = json.loads((path / "config.json").read_text())["train"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UserError(f"{path}/config.json is unreadable ({exc}); start a new run instead") from None
-        state = {"config": saved}
-        truncate_metrics(run_dir / "metrics.jsonl", 0)
-        print(f"{path} has no checkpoint yet: starting it again from step 0")
-        return run_dir, None, resume_config(state, given)
-    state = checkpoint.load(checkpoint.resolve(path))
-    cfg = resume_config(state, given)
-    truncate_metrics(run_dir / "metrics.jsonl", state["step"])
-    (run_dir / "samples").mkdir(exist_ok=True)
-    print(f"resuming {run_dir} at step {state['step']}")
-    return run_dir, state, cfg
-
-
-def _remove_empty_run(run_dir: Path) -> None:
-    """A run that failed before training leaves no empty folder behind."""
-    for path in sorted(run_dir.rglob("*"), reverse=True):
-        if path.is_dir():
-            path.rmdir()
-    run_dir.rmdir()
+            run_folder.prepare_resume(resume, rewind)
+        except BaseException:
+            lock.release()
+            raise
+        return lock
+    lock = run_folder.create(trainer.run_dir)
+    try:
+        run_folder.write_config(trainer.run_dir, trainer.cfg, trainer.spec, trainer.steps_per_epoch, trainer.data)
+    except BaseException:
+        run_folder.remove_unstarted(trainer.run_dir)
+        lock.release()
+        raise
+    return lock
 
 
 if __name__ == "__main__":
