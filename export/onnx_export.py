@@ -1,14 +1,13 @@
 """Export a generator to ONNX and prove it matches PyTorch.
 
-`export_generator` is a pure function: module + facts in, ONNX bytes out (metadata
-embedded, checked with onnx.checker). `parity` runs ONNX Runtime and PyTorch on the
+`export_generator` turns a module and its `ModelSpec` into ONNX bytes (metadata embedded,
+checked with onnx.checker); it puts the module in eval mode and writes nothing to disk. `parity` runs ONNX Runtime and PyTorch on the
 same latent vectors and reports the largest absolute difference.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import warnings
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ import numpy as np
 import onnx
 import torch
 from torch import nn
+
+from core.spec import ModelSpec
 
 from .fold import fold_affine_prefix
 from .runtime import latents
@@ -45,7 +46,7 @@ class ToPixels(nn.Module):
 
 class HalfPrecision(nn.Module):
     """fp16 weights and arithmetic inside, fp32 in and out. Made in PyTorch rather than by an
-    ONNX fp16 converter: those have emitted unsorted graphs and wrong Casts (REFERENCE.md)."""
+    ONNX fp16 converter: those have emitted unsorted graphs and wrong Casts (docs/decisions.md)."""
 
     def __init__(self, generator: nn.Module):
         super().__init__()
@@ -91,25 +92,24 @@ class ExportOptions:
     fold: bool = True  # leading affine layers as one matrix (export/fold.py)
 
 
-def export_generator(generator: nn.Module, facts: dict, metadata: dict, options: ExportOptions) -> bytes:
+def export_generator(generator: nn.Module, spec: ModelSpec, metadata: dict, options: ExportOptions) -> bytes:
     """ONNX bytes of `generator` (put in eval mode here) with a dynamic batch axis and our metadata."""
     generator, folded = generator.eval(), []
     if options.fold:
-        generator, folded = fold_affine_prefix(generator, facts["latent_dim"])
+        generator, folded = fold_affine_prefix(generator, spec.latent_dim)
     if options.subpixel:
         generator = with_subpixel_deconvs(generator).eval()
     if options.fp16:
         generator = HalfPrecision(generator).eval()
-    module = _Named(ToPixels(generator, tuple(facts["pixel_range"])) if options.uint8_output else generator).eval()
-    example = torch.randn(2, facts["latent_dim"])  # batch >= 2: batch 1 can pin the "dynamic" axis to 1
+    module = _Named(ToPixels(generator, spec.pixel_range) if options.uint8_output else generator).eval()
+    example = torch.randn(2, spec.latent_dim)  # batch >= 2: batch 1 can pin the "dynamic" axis to 1
     with _quiet_exporter():
         program = torch.onnx.export(
             module, (example,), dynamo=True, input_names=["z"], output_names=["images"], opset_version=options.opset,
             dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},), verbose=False)
     model = program.model_proto
     info = {
-        "preset": facts["preset"], "latent_dim": str(facts["latent_dim"]),
-        "image_shape": json.dumps(list(facts["image_shape"])), "pixel_range": json.dumps(list(facts["pixel_range"])),
+        **spec.to_metadata(),
         "output": "uint8" if options.uint8_output else "float", "precision": "fp16" if options.fp16 else "fp32",
         "deconv": "subpixel" if options.subpixel else "convtranspose",
         "folded_layers": "+".join(folded) or "none",
@@ -129,23 +129,41 @@ def tolerance(options: ExportOptions) -> float:
 
 
 @torch.no_grad()
-def torch_reference(generator: nn.Module, z: np.ndarray, facts: dict, uint8_output: bool) -> np.ndarray:
-    module = ToPixels(generator, tuple(facts["pixel_range"])) if uint8_output else generator
+def torch_reference(generator: nn.Module, z: np.ndarray, spec: ModelSpec, uint8_output: bool) -> np.ndarray:
+    module = ToPixels(generator, spec.pixel_range) if uint8_output else generator
     return module.eval()(torch.from_numpy(z)).numpy()
 
 
-def parity(model_bytes: bytes, generator: nn.Module, facts: dict, options: ExportOptions,
-           providers: list | None = None, batches=PARITY_BATCHES, seed: int = 0) -> dict[int, float]:
-    """Max |ONNX Runtime − PyTorch| per batch size, on the same seeded latent vectors."""
+@dataclass
+class Parity:
+    """The proof that an export computes what PyTorch computes: max |ORT − PyTorch| per batch size."""
+
+    errors: dict[int, float]
+    provider: str  # the provider ONNX Runtime actually used (it falls back to the CPU if CUDA fails)
+
+    @property
+    def worst(self) -> float:
+        return max(self.errors.values())
+
+
+def parity(model_bytes: bytes, generator: nn.Module, spec: ModelSpec, options: ExportOptions,
+           providers: list | None = None, batches=PARITY_BATCHES, seed: int = 0) -> Parity:
+    """Max |ONNX Runtime − PyTorch| per batch size, on the same seeded latent vectors.
+
+    A non-finite value on either side counts as an infinite difference: a generator whose
+    weights went NaN must fail the proof, not pass it with "max |diff| nan".
+    """
     import onnxruntime as ort
 
     session = ort.InferenceSession(model_bytes, providers=providers or ["CPUExecutionProvider"])
     errors = {}
     for batch in batches:
-        z = latents(seed + batch, batch, facts["latent_dim"])
+        z = latents(seed + batch, batch, spec.latent_dim)
         ours = session.run(None, {"z": z})[0]
-        ref = torch_reference(generator, z, facts, options.uint8_output)
+        ref = torch_reference(generator, z, spec, options.uint8_output)
+        raw = ref if not options.uint8_output else torch_reference(generator, z, spec, False)
         if ours.shape != ref.shape:
             raise AssertionError(f"batch {batch}: ONNX output shape {ours.shape} != PyTorch {ref.shape}")
-        errors[batch] = float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max())
-    return errors
+        finite = np.isfinite(ours).all() and np.isfinite(raw).all()
+        errors[batch] = float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max()) if finite else np.inf
+    return Parity(errors, session.get_providers()[0])

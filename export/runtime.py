@@ -1,27 +1,32 @@
 """Run an exported generator with ONNX Runtime: the only inference path the dashboard uses.
 
-Imports numpy and onnxruntime only (never torch), so the dashboard process stays light.
-Latent vectors come from numpy's PCG64 seeded generator: the same seed gives the same
-latents, hence the same images, in every process and on the torch and ONNX paths alike.
+Imports numpy, onnx (to read the file's metadata and check its structure before anything runs)
+and onnxruntime, never torch, so the dashboard process stays light. A model file is untrusted
+input: it is read with a size cap, refused if it names external data files (ONNX Runtime would
+read them relative to the working directory), and its metadata is checked against its graph.
+Latent vectors come from numpy's PCG64 seeded generator: the same seed gives the same latents,
+hence the same images, in every process and on the torch and ONNX paths alike.
 """
 from __future__ import annotations
 
 import ctypes
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from train.images import to_uint8
+from core.files import UnsafeFile, read_bounded
+from core.images import to_uint8
+from core.runs import MAX_ONNX_BYTES
+from core.spec import ModelSpec, SpecError
 
-# Keys this project writes into the model's metadata_props (values are strings; JSON where structured).
-REQUIRED_METADATA = ("preset", "latent_dim", "image_shape", "pixel_range", "output")
+OUTPUT_KINDS = ("float", "uint8")
+MAX_REQUEST_BYTES = 256 << 20  # float output of one call: 2,000+ 3x32x32 images, far above the dashboard's caps
 
 
 class RuntimeErrorForUser(Exception):
-    """A broken or foreign ONNX file; the text is a one-sentence explanation."""
+    """A broken or foreign ONNX file, or a request it cannot serve; the text is one sentence."""
 
 
 def cuda_usable() -> bool:
@@ -53,50 +58,105 @@ def latents(seed: int, count: int, latent_dim: int, truncation: float = 1.0) -> 
     return (z * truncation).astype(np.float32)
 
 
-def read_metadata(model_bytes: bytes, where: str) -> dict:
-    """The model's metadata_props as a dict; a file that is not ONNX is a one-sentence error."""
+def parse_model(model_bytes: bytes, where: str):
+    """The ModelProto of ONNX bytes (external data never loaded); not ONNX is a one-sentence error."""
     import onnx
 
     try:
-        model = onnx.load_from_string(model_bytes)
+        return onnx.load_from_string(model_bytes)
     except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError and others
         raise RuntimeErrorForUser(f"{where} is not a readable ONNX model ({type(exc).__name__})") from None
-    return {p.key: p.value for p in model.metadata_props}
+
+
+def read_metadata(model_bytes: bytes, where: str) -> dict:
+    """The model's metadata_props as a dict."""
+    return {p.key: p.value for p in parse_model(model_bytes, where).metadata_props}
+
+
+def _tensors(graph):
+    """Every TensorProto a graph holds: initializers, constants in attributes, and those of subgraphs."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
+def _static_dims(value_info) -> list[int | None]:
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else None for d in dims]
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    preset: str
-    latent_dim: int
-    image_shape: tuple[int, int, int]
-    pixel_range: tuple[float, float]
+    """What an exported model is (its `ModelSpec`), what it outputs, and all its metadata for display."""
+
+    spec: ModelSpec
     output: str  # "float" (pixel_range) or "uint8" (0-255 baked in)
     metadata: dict
 
+    @property
+    def latent_dim(self) -> int:
+        return self.spec.latent_dim
 
-def parse_metadata(meta: dict, where: str) -> ModelInfo:
-    missing = [k for k in REQUIRED_METADATA if k not in meta]
-    if missing:
-        raise RuntimeErrorForUser(f"{where} has no GAN workbench metadata ({', '.join(missing)} missing); "
-                                  "export it with python -m export.to_onnx")
+    @property
+    def pixel_range(self) -> tuple[float, float]:
+        return self.spec.pixel_range
+
+
+def inspect_model(model, where: str) -> ModelInfo:
+    """Check an ONNX model before it runs: our metadata, no external data, and a graph that agrees with both."""
+    meta = {p.key: p.value for p in model.metadata_props}
     try:
-        return ModelInfo(meta["preset"], int(meta["latent_dim"]), tuple(json.loads(meta["image_shape"])),
-                         tuple(json.loads(meta["pixel_range"])), meta["output"], meta)
-    except (ValueError, TypeError) as exc:
-        raise RuntimeErrorForUser(f"{where} has malformed metadata ({exc})") from None
+        spec = ModelSpec.from_metadata(meta)
+    except SpecError as exc:
+        raise RuntimeErrorForUser(f"{where} has unusable GAN workbench metadata: {exc}; export it with "
+                                  "python -m export.to_onnx") from None
+    output = meta.get("output", "float")
+    if output not in OUTPUT_KINDS:
+        raise RuntimeErrorForUser(f"{where} has an unknown output kind {output[:40]!r}")
+    import onnx
+
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _tensors(model.graph)):
+        raise RuntimeErrorForUser(f"{where} refers to external data files; this tool never writes such models "
+                                  "and does not read them")
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise RuntimeErrorForUser(f"{where} must have one input (z) and one output (images)")
+    z_dims, out_dims = _static_dims(inputs[0]), _static_dims(graph.output[0])
+    if len(z_dims) != 2 or z_dims[1] not in (None, spec.latent_dim):
+        raise RuntimeErrorForUser(f"{where}: its input has shape {z_dims}, but its metadata says latent size "
+                                  f"{spec.latent_dim}")
+    if len(out_dims) != 4 or any(d not in (None, s) for d, s in zip(out_dims[1:], spec.image_shape)):
+        raise RuntimeErrorForUser(f"{where}: its output has shape {out_dims}, but its metadata says images of "
+                                  f"{list(spec.image_shape)}")
+    return ModelInfo(spec, output, meta)
 
 
 class OnnxGenerator:
     """A loaded ONNX generator: `images(z)` returns displayable uint8 (N, H, W, C) pictures."""
 
-    def __init__(self, path: str | Path, device: str = "auto", threads: int = 0):
+    def __init__(self, path: str | Path, device: str = "auto", threads: int = 0, root: str | Path | None = None):
         import onnxruntime as ort
 
         self.path = Path(path)
-        if not self.path.is_file():
+        if not self.path.exists():
             raise RuntimeErrorForUser(f"{self.path} does not exist")
-        raw = self.path.read_bytes()
-        self.info = parse_metadata(read_metadata(raw, str(self.path)), str(self.path))
+        try:
+            raw = read_bounded(self.path, MAX_ONNX_BYTES, root)
+        except UnsafeFile as exc:
+            raise RuntimeErrorForUser(str(exc)) from None
+        self.info = inspect_model(parse_model(raw, str(self.path)), str(self.path))
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: no warnings about unused initialisers
         if threads:
@@ -107,11 +167,12 @@ class OnnxGenerator:
             raise RuntimeErrorForUser(f"{self.path} could not be loaded by ONNX Runtime "
                                       f"({str(exc).splitlines()[0][:200]})") from None
         self.input_name = self.session.get_inputs()[0].name
+        self.max_batch = max(1, MAX_REQUEST_BYTES // (4 * self.info.spec.values_per_image))
         self.last_latency_ms = 0.0
 
     @property
     def provider(self) -> str:
-        """The provider that runs the model: CUDAExecutionProvider or CPUExecutionProvider."""
+        """The provider that actually runs the model (ONNX Runtime falls back to the CPU when CUDA fails)."""
         return self.session.get_providers()[0]
 
     def latents(self, seed: int, count: int, truncation: float = 1.0) -> np.ndarray:
@@ -122,13 +183,24 @@ class OnnxGenerator:
         z = np.ascontiguousarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.info.latent_dim:
             raise ValueError(f"latent vectors must have shape (N, {self.info.latent_dim}), got {z.shape}")
+        if len(z) > self.max_batch:
+            raise RuntimeErrorForUser(f"{len(z)} images in one request is over this model's limit of {self.max_batch}")
         start = time.perf_counter()
-        out = self.session.run(None, {self.input_name: z})[0]
+        try:
+            out = self.session.run(None, {self.input_name: z})[0]
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            raise RuntimeErrorForUser(f"{self.path.name} failed to generate ({str(exc).splitlines()[0][:200]})") from None
         self.last_latency_ms = (time.perf_counter() - start) * 1000
+        expected = (len(z), *self.info.spec.image_shape)
+        if tuple(out.shape) != expected:
+            raise RuntimeErrorForUser(f"{self.path.name} returned shape {tuple(out.shape)}, expected {expected}")
         return out
 
     def images(self, z: np.ndarray) -> np.ndarray:
         out = self.run(z)
         if self.info.output == "uint8":
-            return out.transpose(0, 2, 3, 1)
+            return np.ascontiguousarray(out.transpose(0, 2, 3, 1), dtype=np.uint8)
+        if not np.isfinite(out).all():
+            raise RuntimeErrorForUser(f"{self.path.name} produced NaN or infinite pixels; re-export it from a "
+                                      "healthy checkpoint")
         return to_uint8(out, self.info.pixel_range)

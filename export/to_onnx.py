@@ -2,7 +2,7 @@
 
 Writes `<run>/generator.onnx` (and `generator_ema.onnx` when the run kept an EMA of G),
 after proving on the spot that ONNX Runtime reproduces PyTorch for batches 1, 7 and 64.
-Nothing is written when the proof fails.
+Nothing is written when the proof fails, and nothing but `.onnx` files is ever written.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import onnx
 import torch
 
+from core.errors import ArgumentParser, UserError, cli_entry
+from core.files import atomic_write, remove_stale_temps
 from train import checkpoint
-from train.errors import ArgumentParser, UserError, cli_entry
-from train.images import atomic_write
 
 from .onnx_export import ExportOptions, export_generator, parity, tolerance
 from .runtime import cuda_usable, pick_providers, read_metadata
@@ -32,10 +32,10 @@ EXAMPLES = """examples:
 
 def parse_args(argv):
     parser = ArgumentParser(prog="python -m export.to_onnx", description=__doc__.splitlines()[0],
-                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", help="run folder or checkpoint file (default: newest run under --runs)")
     parser.add_argument("--runs", default="checkpoints", help="folder of run folders (default: checkpoints)")
-    parser.add_argument("--output", help="output file for G (default: <run>/generator.onnx; EMA beside it)")
+    parser.add_argument("--output", help="output .onnx file for G (default: <run>/generator.onnx; EMA beside it)")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default: 18)")
     parser.add_argument("--fp16", action="store_true", help=f"store weights in float16; parity bound "
                         f"{tolerance(ExportOptions(fp16=True))} instead of {tolerance(ExportOptions())}")
@@ -58,6 +58,25 @@ def output_paths(run_dir: Path, args, has_ema: bool) -> dict[str, Path]:
     return paths
 
 
+def check_targets(paths: dict[str, Path]) -> None:
+    """Only .onnx files are written, and never over a file that is not one of our ONNX models."""
+    for path in paths.values():
+        if path.suffix.lower() != ".onnx":
+            raise UserError(f"--output {path} must end in .onnx: the exporter writes only ONNX files")
+        if path.is_dir():
+            raise UserError(f"--output {path} is a folder; name an .onnx file")
+        if path.exists() and "preset" not in _metadata_or_empty(path):
+            raise UserError(f"{path} exists and is not an exported generator; refusing to overwrite it")
+        remove_stale_temps(path.parent)
+
+
+def _metadata_or_empty(path: Path) -> dict:
+    try:
+        return read_metadata(path.read_bytes(), str(path))
+    except Exception:  # noqa: BLE001 - anything unreadable is "not ours" here
+        return {}
+
+
 @cli_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
@@ -66,38 +85,36 @@ def main(argv=None) -> int:
     source = Path(args.source) if args.source else checkpoint.newest_run(args.runs)
     ckpt_path = checkpoint.resolve(source)
     state = checkpoint.load(ckpt_path)
+    spec = checkpoint.spec_of(state)
     generator, ema = checkpoint.build_generators(state)
-    facts = state["model"]
     options = ExportOptions(opset=args.opset, fp16=args.fp16, uint8_output=args.output_range == "0-255",
                             subpixel=not args.keep_deconv, fold=not args.no_fold)
     metadata = {
-        "run": ckpt_path.parent.name, "dataset": facts.get("dataset", ""),
-        "class_names": ",".join(facts.get("class_names", [])),
-        "epoch": state["epoch"], "step": state["step"], "checkpoint": ckpt_path.name,
+        "run": ckpt_path.parent.name, "epoch": state["epoch"], "step": state["step"], "checkpoint": ckpt_path.name,
         "checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__, "onnx_version": onnx.__version__, "opset": args.opset,
     }
     targets = output_paths(ckpt_path.parent, args, ema is not None)
+    check_targets(targets)
     bound = tolerance(options)
     for kind, module in (("generator", generator), ("generator_ema", ema)):
         if module is None:
             continue
         print(f"exporting {kind} of {ckpt_path} (step {state['step']}) ...", flush=True)
-        model_bytes = export_generator(module, facts, {**metadata, "weights": kind}, options)
+        model_bytes = export_generator(module, spec, {**metadata, "weights": kind}, options)
         folded = read_metadata(model_bytes, kind)["folded_layers"]
         if folded != "none":
             print(f"  folded {folded} into one equivalent matrix (--no-fold keeps them)")
-        checks = [("CPUExecutionProvider", ["CPUExecutionProvider"])]
-        if cuda_usable():
-            checks.append(("CUDAExecutionProvider", pick_providers("cuda")))
-        for name, providers in checks:
-            errors = parity(model_bytes, module, facts, options, providers)
-            report = ", ".join(f"batch {b}: {e:.2e}" for b, e in errors.items())
-            print(f"  parity vs PyTorch on {name}: max |diff| {report} (bound {bound:g})")
-            if max(errors.values()) > bound:
-                raise UserError(f"ONNX Runtime output differs from PyTorch by {max(errors.values()):.3g} "
-                                f"(> {bound:g}) on {name}; nothing was written")
+        checks = [["CPUExecutionProvider"]] + ([pick_providers("cuda")] if cuda_usable() else [])
+        for providers in checks:
+            proof = parity(model_bytes, module, spec, options, providers)
+            report = ", ".join(f"batch {b}: {e:.2e}" for b, e in proof.errors.items())
+            print(f"  parity vs PyTorch on {proof.provider}: max |diff| {report} (bound {bound:g})")
+            if not proof.worst <= bound:
+                what = "non-finite (NaN/inf) images" if proof.worst == float("inf") else f"{proof.worst:.3g}"
+                raise UserError(f"ONNX Runtime output differs from PyTorch ({what}; bound {bound:g}) on "
+                                f"{proof.provider}; nothing was written")
         atomic_write(targets[kind], model_bytes)
         print(f"  wrote {targets[kind]} ({len(model_bytes) / 1e6:.1f} MB)")
     return 0
