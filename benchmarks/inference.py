@@ -15,10 +15,11 @@ import time
 import onnxruntime as ort
 import torch
 
+from core.spec import PRESETS, ModelSpec
 from export import runtime
 from export.onnx_export import ExportOptions, export_generator
 from train import checkpoint
-from train.models import PRESETS, build
+from train.models import build_from_spec
 
 
 def time_pair(fn_a, fn_b, repeats: int, blocks: int = 10) -> tuple[float, float]:
@@ -51,23 +52,21 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.run:
         state = checkpoint.load(checkpoint.resolve(args.run))
-        generator, facts = checkpoint.build_generators(state)[0], state["model"]
+        generator, spec = checkpoint.build_generators(state)[0], checkpoint.spec_of(state)
     else:
-        p = PRESETS[args.model]
-        generator = build(args.model)[0].eval()
-        facts = {"preset": args.model, "latent_dim": p.latent_dim, "image_shape": list(p.image_shape),
-                 "pixel_range": list(p.pixel_range)}
-    session = ort.InferenceSession(export_generator(generator, facts, {}, ExportOptions(subpixel=not args.keep_deconv,
+        spec = ModelSpec.of_preset(args.model)
+        generator = build_from_spec(spec)[0].eval()
+    session = ort.InferenceSession(export_generator(generator, spec, {}, ExportOptions(subpixel=not args.keep_deconv,
                                                                           fold=not args.no_fold)),
                                    providers=runtime.pick_providers("auto"))
     device = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
     generator.to(device)
-    print(f"{facts['preset']} generator; machine: {platform.processor() or platform.machine()}, "
+    print(f"{spec.preset} generator; machine: {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads, ORT provider {session.get_providers()[0]}, torch {torch.__version__}, "
           f"onnxruntime {ort.__version__}")
     print(f"{'batch':>5} | {'PyTorch ms':>10} | {'ORT ms':>8} | {'PyTorch img/s':>13} | {'ORT img/s':>10} | ORT speed-up")
     for batch in (int(b) for b in args.batches.split(",")):
-        z = runtime.latents(0, batch, facts["latent_dim"])
+        z = runtime.latents(0, batch, spec.latent_dim)
         zt = torch.from_numpy(z).to(device)
 
         def torch_call():

@@ -14,7 +14,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-COLUMNS = ("fid", "kid", "precision", "recall", "classes_covered", "kl_uniform")
+from core.runs import QUALITY_METRICS as COLUMNS
 
 
 def mean_std(values: list[float]) -> str:

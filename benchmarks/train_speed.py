@@ -29,9 +29,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from core.runs import LOSS_METRICS
+from core.spec import PRESETS
 from train.dropout import Dropout
-from train.models import PRESETS, build
 from train.fast import StaticStep
+from train.models import build
 from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
 
 PARITY_TOLERANCE = 1e-4
@@ -130,8 +132,8 @@ def check_parity(name, device, opts: StepOptions, steps: int = 5) -> float:
         torch.manual_seed(100 + i)  # same dropout masks on both paths
         d_ref, g_ref = ref(real, gen_ref)
         torch.manual_seed(100 + i)
-        m = ours(real, gen_ours).tolist()
-        worst = max(worst, abs(d_ref - (m[0] + m[1]) / 2), abs(g_ref - m[4]))
+        m = dict(zip(LOSS_METRICS, ours(real, gen_ours).tolist()))
+        worst = max(worst, abs(d_ref - (m["d_loss_real"] + m["d_loss_fake"]) / 2), abs(g_ref - m["g_loss"]))
     return worst
 
 
@@ -160,7 +162,7 @@ def our_runner(name, batch, device, opts: StepOptions):
     opt_g, opt_d = keras_rmsprop(g.parameters(), preset.lr_g, graphs), keras_rmsprop(d.parameters(), preset.lr_d, graphs)
     noise_gen = torch.Generator(device=device).manual_seed(0)
     images = fake_dataset(preset, max(4096, 4 * batch), device)
-    total = torch.zeros(5, device=device)
+    total = torch.zeros(len(LOSS_METRICS), device=device)
     step = StaticStep(lambda real, draws: train_step(Nets(g, d), opt_g, opt_d, real, preset.latent_dim, noise_gen,
                                                      opts, draws=draws),
                       lambda: draw(batch, preset.latent_dim, opts, device, noise_gen),

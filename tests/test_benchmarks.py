@@ -6,7 +6,8 @@ from torch import nn
 
 from benchmarks import inference, train_speed
 from train.dropout import Dropout
-from train.models import PRESETS, build
+from core.spec import PRESETS
+from train.models import build
 
 
 def test_eager_reference_uses_torch_dropout():

@@ -6,7 +6,7 @@ import torch
 
 from tests import synthetic
 from train import data
-from train.errors import UserError
+from core.errors import UserError
 
 
 def test_fashion_idx_loads_with_labels(fashion_dir):

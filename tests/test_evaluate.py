@@ -7,7 +7,7 @@ import torch
 from tests.conftest import ROOT
 from train import classifier, data
 from train.dcgan import main as train_main
-from train.errors import UserError
+from core.errors import UserError
 from train.evaluate import QuickEval, main as evaluate_main
 
 REAL_FASHION = [ROOT.parent / "shared" / "data" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]

@@ -9,13 +9,12 @@ from torch import nn
 from export import runtime
 from export.onnx_export import ExportOptions, export_generator, parity
 from export.to_onnx import main as export_main
-from train.models import PRESETS, build
+from core.spec import PRESETS, ModelSpec
+from train.models import build
 
 
-def facts_for(name):
-    p = PRESETS[name]
-    return {"preset": name, "latent_dim": p.latent_dim, "image_shape": list(p.image_shape),
-            "pixel_range": list(p.pixel_range)}
+def spec_of_preset(name):
+    return ModelSpec.of_preset(name)
 
 
 def randomise_batchnorm(module):
@@ -34,16 +33,16 @@ def exported():
     out = {}
     for name in PRESETS:
         generator = randomise_batchnorm(build(name)[0]).eval()
-        out[name] = (generator, export_generator(generator, facts_for(name), {"run": "t"}, ExportOptions()))
+        out[name] = (generator, export_generator(generator, spec_of_preset(name), {"run": "t"}, ExportOptions()))
     return out
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_onnx_runtime_matches_pytorch_on_cpu(exported, name):
     generator, model_bytes = exported[name]
-    errors = parity(model_bytes, generator, facts_for(name), ExportOptions(), batches=(1, 7, 64))
-    assert set(errors) == {1, 7, 64}
-    assert max(errors.values()) < 1e-4, errors
+    proof = parity(model_bytes, generator, spec_of_preset(name), ExportOptions(), batches=(1, 7, 64))
+    assert set(proof.errors) == {1, 7, 64} and proof.provider == "CPUExecutionProvider"
+    assert proof.worst < 1e-4, proof.errors
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -51,8 +50,8 @@ def test_onnx_runtime_matches_pytorch_on_cuda(exported, name):
     if not runtime.cuda_usable():
         pytest.skip("no CUDA GPU/driver on this machine, so the CUDA execution provider cannot run")
     generator, model_bytes = exported[name]
-    errors = parity(model_bytes, generator, facts_for(name), ExportOptions(), runtime.pick_providers("cuda"))
-    assert max(errors.values()) < 1e-4, errors
+    proof = parity(model_bytes, generator, spec_of_preset(name), ExportOptions(), runtime.pick_providers("cuda"))
+    assert proof.provider == "CUDAExecutionProvider" and proof.worst < 1e-4, proof.errors
 
 
 def test_export_uses_eval_mode_batchnorm_and_dropout(exported):
@@ -65,7 +64,7 @@ def test_export_uses_eval_mode_batchnorm_and_dropout(exported):
     assert np.abs(session_out - eval_out).max() < 1e-4
     assert np.abs(session_out - train_out).max() > 1e-2, "BN statistics should matter here"
     with_dropout = nn.Sequential(generator, nn.Dropout(0.5)).train()  # export must switch it off
-    dropout_bytes = export_generator(with_dropout, facts_for("dcgan"), {}, ExportOptions())
+    dropout_bytes = export_generator(with_dropout, spec_of_preset("dcgan"), {}, ExportOptions())
     out = runtime_session(dropout_bytes).run(None, {"z": z})[0]
     assert np.abs(out - eval_out).max() < 1e-4
 
@@ -185,7 +184,7 @@ def test_subpixel_rewrite_removes_convtranspose_and_keeps_outputs(exported, name
     z = torch.randn(5, PRESETS[name].latent_dim)
     with torch.no_grad():
         assert torch.allclose(with_subpixel_deconvs(generator)(z), generator(z), atol=1e-5)
-    plain = export_generator(generator, facts_for(name), {}, ExportOptions(subpixel=False))
+    plain = export_generator(generator, spec_of_preset(name), {}, ExportOptions(subpixel=False))
     assert "ConvTranspose" in {node.op_type for node in onnx.load_from_string(plain).graph.node}
 
 
@@ -203,7 +202,7 @@ def test_fold_turns_dcgan_leading_layers_into_one_matrix(exported):
     ops = [node.op_type for node in model.graph.node]
     assert ops.count("BatchNormalization") == 1 and ops.count("Gemm") == 1  # only the BN after SELU is left
     assert runtime.read_metadata(model_bytes, "dcgan")["folded_layers"] == "Linear+Reshape+BatchNorm2d+ConvTranspose2d"
-    literal = export_generator(generator, facts_for("dcgan"), {}, ExportOptions(fold=False))
+    literal = export_generator(generator, spec_of_preset("dcgan"), {}, ExportOptions(fold=False))
     assert [node.op_type for node in onnx.load_from_string(literal).graph.node].count("BatchNormalization") == 2
 
 

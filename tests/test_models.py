@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from train.models import PRESETS, build, count_trainable
+from core.spec import PRESETS
+from train.models import build, count_trainable
 
 # Trainable parameter counts of the Keras originals (REFERENCE.md).
 KERAS_COUNTS = {"dcgan": (840_321, 212_865), "mlp": (136_634, 132_951), "frog": (6_264_579, 790_913)}

@@ -167,7 +167,11 @@ TRAIN_BAD = [
     (["--label-smoothing", "1"], "must be in [0, 1)"),
     (["--replay", "-4"], "must be >= 0"),
     (["--no-such-flag"], "unrecognized arguments"),
-    (["--name", "../escape"], "plain folder name"),
+    (["--name", "../escape"], "not a usable run name"),
+    (["--name", "my run"], "not a usable run name"),
+    (["--name", ".hidden"], "not a usable run name"),
+    (["--name", "a:b"], "not a usable run name"),
+    (["--name", "café"], "not a usable run name"),
     (["--name", "existing"], "already exists"),
     (["--data-dir", f"{R}/empty"], "not found in"),
     (["--dataset", "folder"], "needs --data-dir"),
@@ -272,7 +276,7 @@ def test_resume_of_run_killed_before_first_checkpoint(tmp_path, fashion_dir):
 
 
 def test_dashboard_ignores_links_that_leave_the_root(tmp_path, tiny_run):
-    from dashboard.runs import discover, safe_child
+    from core.runs import discover, safe_child
 
     root = tmp_path / "root"
     root.mkdir()

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 from train import checkpoint
 from train.dcgan import main
 from train.models import build
-from train.step import METRIC_NAMES
+from core.runs import LOSS_METRICS as METRIC_NAMES
 
 
 def read_metrics(run_dir):
