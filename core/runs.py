@@ -213,19 +213,23 @@ def _fill_from_config(run: Run, config: dict) -> None:
     """Typed facts from config.json; a field of the wrong type is a problem of this run, not an error."""
     model = config.get("model") if isinstance(config.get("model"), dict) else {}
     train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    spe, names, epochs = config.get("steps_per_epoch"), model.get("class_names", []), train.get("epochs")
+    checks = {
+        "model": isinstance(config.get("model"), dict), "train": isinstance(config.get("train"), dict),
+        "model.preset": isinstance(model.get("preset", ""), str), "model.dataset": isinstance(model.get("dataset", ""), str),
+        "model.class_names": isinstance(names, list) and all(isinstance(c, str) for c in names),
+        "train.epochs": epochs is None or _finite(epochs), "created": isinstance(config.get("created", ""), str),
+        "steps_per_epoch": spe is None or (isinstance(spe, int) and not isinstance(spe, bool) and spe > 0),
+    }
     run.preset, run.dataset = _text(model.get("preset")), _text(model.get("dataset"))
-    epochs = train.get("epochs")
     run.epochs = str(epochs) if _finite(epochs) else "?"
     run.created = _text(config.get("created"), "")
-    spe = config.get("steps_per_epoch")
-    run.steps_per_epoch = spe if isinstance(spe, int) and not isinstance(spe, bool) and spe > 0 else None
-    names = model.get("class_names")
-    if isinstance(names, list) and all(isinstance(c, str) for c in names):
+    run.steps_per_epoch = spe if checks["steps_per_epoch"] else None
+    if checks["model.class_names"]:
         run.class_names = tuple(c[:100] for c in names[:1000])
-    wrong = [k for k, ok in (("model", isinstance(config.get("model"), dict)),
-                             ("train", isinstance(config.get("train"), dict))) if not ok]
+    wrong = [name for name, ok in checks.items() if not ok]
     if wrong:
-        run.problems.append(f"config.json: {', '.join(wrong)} is not a JSON object")
+        run.problems.append(f"config.json: wrong type for {', '.join(wrong)}")
 
 
 def discover(root: str | Path, limit: int = 1000) -> list[Run]:

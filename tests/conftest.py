@@ -34,3 +34,13 @@ def tiny_run(tmp_path_factory, fashion_dir):
                  "--checkpoint-every", "6", "--out", str(out), "--name", "tiny", "--ema", "0.9"])
     assert code == 0
     return out / "tiny"
+
+
+@pytest.fixture
+def own_run(tiny_run, tmp_path):
+    """A private copy of tiny_run for tests that write into a run folder (exports, eval.json, resumes)."""
+    import shutil
+
+    copy = tmp_path / "runs" / "tiny"
+    shutil.copytree(tiny_run, copy)
+    return copy

@@ -1,6 +1,8 @@
 import io
 import json
+import os
 import shutil
+import time
 import subprocess
 import sys
 
@@ -17,16 +19,15 @@ APP = str(ROOT / "dashboard" / "app.py")
 @pytest.fixture(scope="module")
 def runs_root(tiny_run, tmp_path_factory):
     """A runs folder with a good exported run, a second good one, and a broken one."""
-    assert export_main([str(tiny_run)]) == 0
     root = tmp_path_factory.mktemp("dash")
     shutil.copytree(tiny_run, root / "good")
-    shutil.copytree(tiny_run, root / "other")
+    assert export_main([str(root / "good")]) == 0
+    shutil.copytree(root / "good", root / "other")
     broken = root / "broken"
     broken.mkdir()
     (broken / "config.json").write_text(json.dumps({"model": {"preset": "dcgan", "dataset": "x"}}))
     (broken / "generator.onnx").write_bytes(b"this is not an onnx file")
     (broken / "metrics.jsonl").write_text('{"step": 1, "d_loss_real": 0.5}\nnot json\n')
-    import os, time
     os.utime(root / "good", (time.time() + 10, time.time() + 10))  # newest: selected first
     return root
 

@@ -33,12 +33,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served_dashboard(tiny_run, tmp_path):
+def served_dashboard(own_run, tmp_path):
     root = os.environ.get("DASHBOARD_RUNS")
     if not root:
-        assert export_main([str(tiny_run)]) == 0
-        root = tmp_path / "runs"
-        shutil.copytree(tiny_run, root / "tiny")
+        assert export_main([str(own_run)]) == 0
+        root = own_run.parent
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",

@@ -1,48 +1,13 @@
+"""python -m train.evaluate and the quick in-training evaluation."""
 import json
-from pathlib import Path
 
-import pytest
-import torch
-
-from tests.conftest import ROOT
-from train import classifier, data
 from train.dcgan import main as train_main
-from core.errors import UserError
 from train.evaluate import QuickEval, main as evaluate_main
 
-REAL_FASHION = [ROOT.parent / "shared" / "data" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]
 
-
-def test_committed_classifier_record():
-    model, record = classifier.load()
-    assert record["test_accuracy"] >= 0.91 and record["command"].startswith("python -m train.classifier")
-    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
-    assert model.features(torch.rand(3, 1, 28, 28)).shape == (3, classifier.FEATURES)
-
-
-def test_committed_classifier_accuracy_on_real_data():
-    folder = next((d for d in REAL_FASHION if (d / "t10k-images-idx3-ubyte.gz").is_file()), None)
-    if folder is None:
-        pytest.skip("real Fashion-MNIST test files are not on this machine")
-    test = data.load("fashion-mnist", "test", folder)
-    model, record = classifier.load()
-    measured = classifier.accuracy(model, test.images, test.labels)
-    assert measured >= 0.91 and measured == pytest.approx(record["test_accuracy"], abs=1e-3)
-
-
-def test_classifier_refuses_wrong_files(tmp_path, tiny_run):
-    (tmp_path / "text.pt").write_text("hello")
-    torch.save({"weights": {}}, tmp_path / "foreign.pt")
-    for path, message in [(tmp_path / "missing.pt", "not found"), (tmp_path / "text.pt", "not a readable"),
-                          (tmp_path / "foreign.pt", "not a GAN workbench classifier"),
-                          (tiny_run / "last.pt", "not a GAN workbench classifier")]:
-        with pytest.raises(UserError, match=message):
-            classifier.load(path)
-
-
-def test_evaluate_cli_writes_eval_json_with_references(tiny_run, capsys):
-    assert evaluate_main([str(tiny_run), "--samples", "200"]) == 0
-    report = json.loads((tiny_run / "eval.json").read_text())
+def test_evaluate_cli_writes_eval_json_with_references(own_run, capsys):
+    assert evaluate_main([str(own_run), "--samples", "200"]) == 0
+    report = json.loads((own_run / "eval.json").read_text())
     assert set(report["generators"]) == {"generator", "generator_ema"}
     for row in [*report["generators"].values(), *report["reference"].values()]:
         assert row["fid"] >= 0 and 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1

@@ -1,0 +1,38 @@
+"""The committed Fashion-MNIST feature classifier: its record, its accuracy on the real data, its refusals."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.errors import UserError
+from tests.conftest import ROOT
+from train import classifier, data
+
+REAL_FASHION = [ROOT.parent / "shared" / "data" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]
+
+
+def test_committed_classifier_record():
+    model, record = classifier.load()
+    assert record["test_accuracy"] >= 0.91 and record["command"].startswith("python -m train.classifier")
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert model.features(torch.rand(3, 1, 28, 28)).shape == (3, classifier.FEATURES)
+
+
+def test_committed_classifier_accuracy_on_real_data():
+    folder = next((d for d in REAL_FASHION if (d / "t10k-images-idx3-ubyte.gz").is_file()), None)
+    if folder is None:
+        pytest.skip("real Fashion-MNIST test files are not on this machine")
+    test = data.load("fashion-mnist", "test", folder)
+    model, record = classifier.load()
+    measured = classifier.accuracy(model, test.images, test.labels)
+    assert measured >= 0.91 and measured == pytest.approx(record["test_accuracy"], abs=1e-3)
+
+
+def test_classifier_refuses_wrong_files(tmp_path, tiny_run):
+    (tmp_path / "text.pt").write_text("hello")
+    torch.save({"weights": {}}, tmp_path / "foreign.pt")
+    for path, message in [(tmp_path / "missing.pt", "not found"), (tmp_path / "text.pt", "not a readable"),
+                          (tmp_path / "foreign.pt", "not a GAN workbench classifier"),
+                          (tiny_run / "last.pt", "not a GAN workbench classifier")]:
+        with pytest.raises(UserError, match=message):
+            classifier.load(path)

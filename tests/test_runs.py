@@ -1,0 +1,107 @@
+"""core/runs.py: the run-folder readers treat every folder as untrusted input."""
+import json
+import os
+
+import pytest
+
+from core.runs import (discover, grid_name, newest_run, open_run, periodic_checkpoint, read_eval, read_json,
+                       read_metrics, safe_child, valid_run_name)
+
+
+def make_run(root, name, config=None, onnx=True):
+    path = root / name
+    (path / "samples").mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(config if config is not None else {
+        "train": {"epochs": 3}, "model": {"preset": "dcgan", "dataset": "fashion-mnist", "class_names": ["a"]},
+        "steps_per_epoch": 10, "created": "2026-01-02T03:04:05"}))
+    if onnx:
+        (path / "generator.onnx").write_bytes(b"stand-in")
+    return path
+
+
+def test_names_and_layout():
+    assert grid_name(epoch=3) == "epoch_0003.png" and grid_name(step=42, prefix="ema_") == "ema_step_0000042.png"
+    assert periodic_checkpoint(1000) == "step_0001000.pt"
+    assert all(valid_run_name(n) for n in ("dcgan-fashion-mnist-20260101-120000", "a", "run_1.b"))
+    assert not any(valid_run_name(n) for n in ("", ".", "..", ".hidden", "my run", "café", "a:b", "a/b", "x" * 101, 3))
+
+
+def test_open_run_reads_typed_facts(tmp_path):
+    make_run(tmp_path, "good")
+    run = open_run(tmp_path, "good")
+    assert (run.preset, run.dataset, run.epochs, run.steps_per_epoch, run.class_names) == \
+        ("dcgan", "fashion-mnist", "3", 10, ("a",))
+    assert run.problems == [] and list(run.models) == ["generator"]
+
+
+@pytest.mark.parametrize("config", [
+    {"train": "x", "model": 5}, {"train": {"epochs": "many"}, "model": {"preset": 7, "class_names": "abc"},
+                                 "steps_per_epoch": "ten", "created": 1}, [], "text",
+])
+def test_wrong_json_types_mark_only_that_run(tmp_path, config):
+    make_run(tmp_path, "bad", config=config)
+    make_run(tmp_path, "good")
+    runs = {r.name: r for r in discover(tmp_path)}
+    assert runs["good"].problems == []
+    bad = runs["bad"]
+    assert bad.label() and bad.steps_per_epoch is None and isinstance(bad.preset, str)
+    assert bad.problems or not isinstance(config, dict)
+
+
+def test_links_that_leave_the_root_are_never_followed(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    make_run(tmp_path, "outside")
+    root.mkdir()
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    run_dir = make_run(root, "inside")
+    (run_dir / "metrics.jsonl").symlink_to(outside / "config.json")
+    (run_dir / "eval.json").symlink_to(outside / "config.json")
+    (run_dir / "samples" / "epoch_0001.png").symlink_to(outside / "generator.onnx")
+    (run_dir / "generator_ema.onnx").symlink_to(outside / "generator.onnx")
+    assert [r.name for r in discover(root)] == ["inside"]
+    run = open_run(root, "inside")
+    assert list(run.models) == ["generator"] and run.grids() == []
+    records, _, problem = read_metrics(run.metrics_path, root)
+    assert records == [] and "outside" in problem
+    assert read_eval(run.eval_path, root)[0] is None
+    for name in ("..", "../x", "/etc", "a/b", ".hidden", "", "x\x00y", "escape", "y" * 10_000):
+        assert safe_child(root, name) is None
+
+
+def test_special_and_huge_files_are_not_read(tmp_path):
+    run_dir = make_run(tmp_path, "r")
+    os.mkfifo(run_dir / "metrics.jsonl")  # would block a naive open() forever
+    records, _, problem = read_metrics(run_dir / "metrics.jsonl", tmp_path)
+    assert records == [] and "not a regular file" in problem
+    with open(run_dir / "eval.json", "wb") as f:
+        f.truncate(64 << 20)  # 64 MB of holes: declared huge
+    report, problem = read_json(run_dir / "eval.json", tmp_path)
+    assert report is None and "limit" in problem
+
+
+def test_metrics_reader_keeps_good_records_and_counts_bad_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "g_loss": 0.5}\nnot json\n[1]\n{"step": "two"}\n{"step": NaN}\n{"step": 3}\n')
+    records, bad, problem = read_metrics(path, tmp_path)
+    assert [r["step"] for r in records] == [1, 3] and bad == 4 and problem is None
+
+
+def test_eval_reader_keeps_only_well_typed_rows(tmp_path):
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps({"generators": {"generator": {"fid": 3.5, "kid": "x", "recall": None},
+                                               "junk": "not a row"},
+                                "reference": {"floor": {"fid": 1.0}}, "step": "12", "features": ["x"] * 3}))
+    report, problem = read_eval(path, tmp_path)
+    assert problem is None and report["generators"] == {"generator": {"fid": 3.5}}
+    assert report["reference"] == {"floor": {"fid": 1.0}} and "step" not in report
+    path.write_text(json.dumps({"generators": []}))
+    assert read_eval(path, tmp_path)[0] is None
+
+
+def test_newest_run_is_the_one_with_the_newest_checkpoint(tmp_path):
+    assert newest_run(tmp_path) is None
+    for name, when in (("old", 1000), ("new", 2000)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "last.pt").write_bytes(b"x")
+        os.utime(tmp_path / name / "last.pt", (when, when))
+    assert newest_run(tmp_path).name == "new"

@@ -1,0 +1,84 @@
+"""The export CLI: what it writes, what it prints, and what it refuses."""
+import numpy as np
+import pytest
+import torch
+
+from export import runtime
+from export.to_onnx import main as export_main
+
+
+def test_cli_exports_run_with_ema_and_runtime_reproduces_torch(own_run, capsys):
+    assert export_main([str(own_run)]) == 0
+    printed = capsys.readouterr().out
+    assert "batch 1:" in printed and "batch 7:" in printed and "batch 64:" in printed
+    assert "folded Linear+Reshape+BatchNorm2d+ConvTranspose2d" in printed
+    for name in ("generator.onnx", "generator_ema.onnx"):
+        g = runtime.OnnxGenerator(own_run / name, device="cpu")
+        assert g.provider == "CPUExecutionProvider"
+        meta = g.info.metadata
+        for key in ("preset", "latent_dim", "image_shape", "pixel_range", "dataset", "epoch", "step",
+                    "checkpoint_sha256", "exported_at", "torch_version", "onnx_version"):
+            assert meta.get(key), key
+        assert meta["step"] == "12" and meta["weights"] == name[:-5]
+        z = g.latents(seed=7, count=5)
+        assert np.array_equal(z, g.latents(seed=7, count=5)) and not np.array_equal(z, g.latents(8, 5))
+        images = g.images(z)
+        assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8
+        assert np.array_equal(images, g.images(z))  # deterministic across calls
+    from train import checkpoint
+    state = checkpoint.load(own_run / "last.pt")
+    generator, _ = checkpoint.build_generators(state)
+    with torch.no_grad():
+        torch_images = generator(torch.from_numpy(z)).numpy()
+    onnx_float = runtime.OnnxGenerator(own_run / "generator.onnx").run(z)
+    assert np.abs(onnx_float - torch_images).max() < 1e-4
+
+
+@pytest.mark.parametrize("flags, name, dtype", [(["--output-range", "0-255"], "generator_u8.onnx", np.uint8),
+                                                (["--fp16"], "generator_fp16.onnx", np.float32),
+                                                (["--no-fold", "--output", "literal.onnx"], "literal.onnx", np.float32)])
+def test_cli_variants(own_run, flags, name, dtype, monkeypatch):
+    monkeypatch.chdir(own_run)  # a relative --output lands in the run folder
+    assert export_main([str(own_run)]) == 0  # the plain fp32 export, to compare with
+    assert export_main([str(own_run), *flags]) == 0
+    g, reference = runtime.OnnxGenerator(own_run / name), runtime.OnnxGenerator(own_run / "generator.onnx")
+    z = g.latents(1, 4)
+    raw = g.run(z)
+    assert raw.dtype == dtype and raw.shape == (4, 1, 28, 28)
+    assert np.abs(g.images(z).astype(int) - reference.images(z).astype(int)).max() <= 3
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert export_main(["--runs", str(tmp_path)]) == 2
+    assert "python -m train.dcgan" in capsys.readouterr().err
+    assert export_main([str(tmp_path / "missing.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00" * 100)
+    assert export_main([str(junk)]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    assert export_main([str(foreign)]) == 2
+    assert "not a GAN workbench checkpoint" in capsys.readouterr().err
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this would have run",))
+
+
+def test_checkpoint_that_runs_code_is_refused(tmp_path, capsys):
+    hostile = tmp_path / "hostile.pt"
+    torch.save({"format": "gan-workbench-checkpoint", "payload": _RunsCode()}, hostile)
+    assert export_main([str(hostile)]) == 2
+    captured = capsys.readouterr()
+    assert "refusing to load" in captured.err and "this would have run" not in captured.out
+    truncated = tmp_path / "truncated.pt"
+    good = tmp_path / "good.pt"
+    torch.save({"format": "x", "w": torch.zeros(1000)}, good)
+    truncated.write_bytes(good.read_bytes()[:-300])
+    assert export_main([str(truncated)]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+
+
