@@ -1,12 +1,10 @@
-import pickle
-import tarfile
-
+"""train/data.py: where datasets are found (and how a user learns to get them), classes, shapes."""
 import pytest
 import torch
 
+from core.errors import UserError
 from tests import synthetic
 from train import data
-from core.errors import UserError
 
 
 def test_fashion_idx_loads_with_labels(fashion_dir):
@@ -20,24 +18,6 @@ def test_fashion_idx_loads_with_labels(fashion_dir):
 def test_classes_filter(fashion_dir):
     loaded = data.load("fashion-mnist", "train", fashion_dir, classes=("Trouser", "bag"))
     assert set(loaded.labels.tolist()) <= {1, 8} and len(loaded) > 0
-
-
-def test_truncated_idx_is_a_clear_error(tmp_path, fashion_dir):
-    raw = (fashion_dir / "train-images-idx3-ubyte.gz").read_bytes()
-    import gzip
-    content = gzip.decompress(raw)
-    bad = tmp_path / "train-images-idx3-ubyte.gz"
-    bad.write_bytes(gzip.compress(content[:-100]))
-    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes((fashion_dir / "train-labels-idx1-ubyte.gz").read_bytes())
-    with pytest.raises(UserError, match="truncated or corrupt"):
-        data.load("fashion-mnist", "train", tmp_path)
-
-
-def test_not_gzip_is_a_clear_error(tmp_path, fashion_dir):
-    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"garbage, not gzip")
-    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes((fashion_dir / "train-labels-idx1-ubyte.gz").read_bytes())
-    with pytest.raises(UserError, match="not a readable IDX"):
-        data.load("fashion-mnist", "train", tmp_path)
 
 
 def test_missing_fashion_says_where_it_looked_and_how_to_get_it(tmp_path):
@@ -65,21 +45,6 @@ def test_cifar_tarball_and_class_selection(tmp_path):
     assert len(data.load("cifar10", "test", folder)) == 20
 
 
-def test_cifar_pickle_that_runs_code_is_refused(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
-    raw = pickle.dumps({b"data": Evil(), b"labels": []})
-    import io
-    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tar:
-        for member in [f"data_batch_{i}" for i in range(1, 6)]:
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{member}")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-    with pytest.raises(UserError, match="refusing to load builtins.print"):
-        data.load("cifar10", "train", tmp_path)
-
-
 def test_folder_dataset_resizes_and_labels_by_subfolder(tmp_path):
     folder = synthetic.image_folder(tmp_path)
     loaded = data.load("folder", "train", folder, image_shape=(3, 32, 32))
@@ -89,13 +54,6 @@ def test_folder_dataset_resizes_and_labels_by_subfolder(tmp_path):
     assert len(frogs) == 12
     grey = data.load("folder", "train", folder, image_shape=(1, 28, 28))
     assert grey.images.shape == (24, 1, 28, 28)
-
-
-def test_folder_with_corrupt_image_names_the_file(tmp_path):
-    folder = synthetic.image_folder(tmp_path, per_class=2)
-    (folder / "train" / "frog" / "broken.png").write_bytes(b"\x89PNG not really")
-    with pytest.raises(UserError, match="broken.png is not a readable image"):
-        data.load("folder", "train", folder, image_shape=(3, 32, 32))
 
 
 def test_shape_mismatch_between_dataset_and_model(fashion_dir):

@@ -11,12 +11,8 @@ it on the training device and scales batches there, so no DataLoader sits in the
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import os
-import pickle
-import tarfile
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -24,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from core.errors import ArgumentParser, UserError, cli_entry
 
+from . import formats
+
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-# MD5 of each published .gz file (what a download must match) and of its decompressed
-# IDX content (which stays the same when a packager recompresses the files).
+# MD5 of each published .gz file: what a download must match. (Files found on disk are not
+# hashed: a packager may recompress them; their IDX headers are checked against their sizes.)
 FASHION_FILES = {
     ("train", "images"): ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
     ("train", "labels"): ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
@@ -47,7 +44,6 @@ CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR_TARBALL = "cifar-10-python.tar.gz"
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 DATASETS = ("fashion-mnist", "cifar10", "folder")
 
 
@@ -105,28 +101,7 @@ def _select_classes(data: ImageData, classes: tuple[str, ...]) -> ImageData:
     return ImageData(data.images[keep], data.labels[keep], data.class_names, data.source)
 
 
-# --- Fashion-MNIST (IDX) -----------------------------------------------------------------
-
-def read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (optionally gzip-compressed), validating the header against the size."""
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise UserError(f"{path} is not a readable IDX file ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise UserError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise UserError(f"{path} has a truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    if len(raw) - header != int(np.prod(shape)):
-        raise UserError(f"{path} is truncated or corrupt: header says {shape} but the file holds "
-                        f"{len(raw) - header} bytes of data")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
+# --- Fashion-MNIST -----------------------------------------------------------------------
 
 def _load_fashion(split: str, data_dir: str | Path | None) -> ImageData:
     if split not in ("train", "test"):
@@ -138,8 +113,8 @@ def _load_fashion(split: str, data_dir: str | Path | None) -> ImageData:
         if data_dir:
             raise UserError(f"Fashion-MNIST files ({', '.join(names)}) not found in {data_dir}")
         folder = _download_fashion(candidates)
-    images = read_idx(folder / names[0])
-    labels = read_idx(folder / names[1])
+    images = formats.read_idx(folder / names[0])
+    labels = formats.read_idx(folder / names[1])
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise UserError(f"Fashion-MNIST files in {folder} do not fit together: images {images.shape}, labels {labels.shape}")
     return ImageData(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
@@ -184,29 +159,7 @@ def download(url: str, dest: Path, md5: str) -> None:
             os.unlink(tmp)
 
 
-# --- CIFAR-10 (python pickle tarball) ----------------------------------------------------
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Loads the CIFAR batches (dicts of bytes, lists and numpy arrays) and nothing that runs code."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
-
-
-def _unpickle_batch(raw: bytes, where: str) -> dict:
-    try:
-        batch = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except Exception as exc:  # noqa: BLE001 - any failure here means a bad file
-        raise UserError(f"{where} is not a valid CIFAR-10 batch ({exc})") from None
-    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise UserError(f"{where} is not a valid CIFAR-10 batch (no data/labels)")
-    return batch
-
+# --- CIFAR-10 ------------------------------------------------------------------------------
 
 def _load_cifar(split: str, data_dir: str | Path | None) -> ImageData:
     members = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
@@ -224,10 +177,10 @@ def _load_cifar(split: str, data_dir: str | Path | None) -> ImageData:
         except OSError as exc:
             raise UserError(f"CIFAR-10 not found and the download failed ({exc}); put {CIFAR_TARBALL} "
                             f"from {CIFAR_URL} in {candidates[0]}") from None
-    raws = _read_cifar_members(tarball, extracted, members)
+    raws = formats.read_cifar_members(tarball, extracted, members)
     data, labels = [], []
     for member, raw in zip(members, raws):
-        batch = _unpickle_batch(raw, member)
+        batch = formats.unpickle_batch(raw, member)
         array = np.asarray(batch[b"data"], dtype=np.uint8)
         if array.ndim != 2 or array.shape[1] != 3 * 32 * 32 or len(batch[b"labels"]) != array.shape[0]:
             raise UserError(f"{member} has data of shape {array.shape}, expected (N, 3072) with N labels")
@@ -235,27 +188,6 @@ def _load_cifar(split: str, data_dir: str | Path | None) -> ImageData:
         labels.extend(batch[b"labels"])
     return ImageData(torch.from_numpy(np.concatenate(data)), torch.tensor(labels, dtype=torch.int64),
                      CIFAR_CLASSES, str(tarball or extracted))
-
-
-def _read_cifar_members(tarball: Path | None, extracted: Path | None, members: list[str]) -> list[bytes]:
-    if tarball is None:
-        missing = [m for m in members if not (extracted / m).is_file()]
-        if missing:
-            raise UserError(f"{extracted} lacks {', '.join(missing)}")
-        return [(extracted / m).read_bytes() for m in members]
-    try:
-        with tarfile.open(tarball, "r:gz") as tar:
-            out = []
-            for m in members:
-                f = tar.extractfile(f"cifar-10-batches-py/{m}")
-                if f is None:
-                    raise KeyError(m)
-                out.append(f.read())
-            return out
-    except KeyError as exc:
-        raise UserError(f"{tarball} lacks cifar-10-batches-py/{exc.args[0]}") from None
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise UserError(f"{tarball} is not a readable CIFAR-10 tarball ({exc})") from None
 
 
 # --- a folder of images --------------------------------------------------------------------
@@ -270,25 +202,7 @@ def _load_folder(root: Path, split: str, image_shape: tuple[int, int, int]) -> I
     base = root / split if (root / split).is_dir() else root
     if split == "test" and base == root:
         raise UserError(f"{root} has no test/ subfolder")
-    files = sorted(p for p in base.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {base}")
-    channels, height, width = image_shape
-    mode = {1: "L", 3: "RGB"}[channels]
-    class_names = tuple(sorted({p.parent.relative_to(base).as_posix() for p in files}))
-    class_index = {c: i for i, c in enumerate(class_names)}
-    images = np.empty((len(files), height, width, channels), dtype=np.uint8)
-    labels = []
-    for i, path in enumerate(tqdm(files, desc=f"load {base}", unit="img", disable=len(files) < 500)):
-        try:
-            with Image.open(path) as img:
-                img = img.convert(mode)
-                if img.size != (width, height):
-                    img = img.resize((width, height), Image.Resampling.BICUBIC)
-                images[i] = np.asarray(img).reshape(height, width, channels)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise UserError(f"{path} is not a readable image ({exc})") from None
-        labels.append(class_index[path.parent.relative_to(base).as_posix()])
+    images, labels, class_names = formats.read_folder(base, image_shape)
     return ImageData(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
                      torch.tensor(labels, dtype=torch.int64), class_names, str(base))
 

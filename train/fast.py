@@ -1,7 +1,7 @@
 """The CUDA fast path: the whole training step (D step, G step, EMA, metric sums) as one CUDA graph.
 
 At batch 32 these models need a fraction of a millisecond of GPU arithmetic per step, but an
-eager step launches a few hundred kernels from Python, so the GPU mostly waits (REFERENCE.md:
+eager step launches a few hundred kernels from Python, so the GPU mostly waits (docs/book-models.md:
 an eager port reaches ~200 steps/s on an H100). A CUDA graph replays all of them with one launch.
 
 How the step is made graph-safe without changing what it computes:

@@ -3,6 +3,8 @@
 `Trainer.fit` is one loop over the global step; the epoch and the batch within it come from
 `divmod`, and everything that happens between steps (logging, evaluation, grids, checkpoints,
 stopping) is decided in one place, `_after_step`. The folder's layout is in core/runs.py.
+It is the one training module near 300 lines: the loop, the state it checkpoints and the files it
+writes between steps are one unit, and splitting them would make the loop read out of order.
 """
 from __future__ import annotations
 
