@@ -61,6 +61,9 @@ def pick_model(run: Run) -> OnnxGenerator | None:
     except (RuntimeErrorForUser, OSError) as exc:
         st.sidebar.error(f"{path.name}: {exc}")
         return None
+    if gen.fell_back_from:
+        st.sidebar.warning(f"{gen.fell_back_from.replace('ExecutionProvider', '')} could not start here; "
+                           f"generating with {gen.provider.replace('ExecutionProvider', '')} instead.")
     with st.sidebar.expander("Model metadata"):
         st.json(gen.info.metadata)
     return gen

@@ -161,12 +161,17 @@ class OnnxGenerator:
         options.log_severity_level = 3  # errors only: no warnings about unused initialisers
         if threads:
             options.intra_op_num_threads = threads
+        requested = pick_providers(device)
         try:
-            self.session = ort.InferenceSession(raw, sess_options=options, providers=pick_providers(device))
+            self.session = ort.InferenceSession(raw, sess_options=options, providers=requested)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise RuntimeErrorForUser(f"{self.path} could not be loaded by ONNX Runtime "
                                       f"({str(exc).splitlines()[0][:200]})") from None
         self.input_name = self.session.get_inputs()[0].name
+        wanted = [p if isinstance(p, str) else p[0] for p in requested]
+        # ONNX Runtime drops a provider that fails to start (e.g. CUDA without its libraries) and runs on
+        # the next one: say so rather than claim the GPU.
+        self.fell_back_from = wanted[0] if self.provider != wanted[0] else None
         self.max_batch = max(1, MAX_REQUEST_BYTES // (4 * self.info.spec.values_per_image))
         self.last_latency_ms = 0.0
 

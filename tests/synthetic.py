@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import pickle
 import tarfile
 from pathlib import Path
@@ -57,3 +58,26 @@ def image_folder(folder: Path, classes=("frog", "toad"), per_class: int = 12, si
                 pixels = rng.integers(0, 256, (size[1], size[0], 3)).astype(np.uint8)
                 Image.fromarray(pixels).save(d / f"{i:04d}.{'png' if i % 2 else 'jpg'}")
     return folder
+
+
+def onnx_generator(latent=4, shape=(1, 2, 2), meta=None, weight=None, external=None):
+    """A valid little generator graph: images = reshape(z @ W), with our metadata (or `meta` over it)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    values = int(np.prod(shape))
+    w = numpy_helper.from_array(np.ones((latent, values), np.float32) * 0.1 if weight is None else weight, "W")
+    if external:
+        w.ClearField("raw_data")
+        w.data_location = TensorProto.EXTERNAL
+        w.external_data.add(key="location", value=external)
+    target = numpy_helper.from_array(np.array([-1, *shape], np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["z", "W"], ["flat"]), helper.make_node("Reshape", ["flat", "shape"], ["images"])],
+        "g", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", latent])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", *shape])], [w, target])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    info = {"preset": "dcgan", "latent_dim": str(latent), "image_shape": json.dumps(list(shape)),
+            "pixel_range": "[-1.0, 1.0]", "output": "float", **(meta or {})}
+    for key, value in info.items():
+        model.metadata_props.add(key=key, value=value)
+    return model.SerializeToString()

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from core.runs import LOSS_METRICS
 from train.fast import WARMUP, StaticStep
 from train.models import build
 from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
@@ -15,12 +16,13 @@ def setup(device, capturable=False):
             keras_rmsprop(discriminator.parameters(), 1e-3, capturable))
 
 
-def run_static(device, capture, steps, images, orders, opts):
-    g, d, opt_g, opt_d = setup(device, capturable=capture)
+def run_static(device, capture, steps, images, orders, opts, graphs=None):
+    g, d, opt_g, opt_d = setup(device, capturable=capture and device.type == "cuda")  # CPU optimizers cannot
     noise_gen = torch.Generator(device=device).manual_seed(1)
-    total = torch.zeros(5, device=device)
+    total = torch.zeros(len(LOSS_METRICS), device=device)
     step = StaticStep(lambda real, draws: train_step(Nets(g, d), opt_g, opt_d, real, 100, noise_gen, opts, draws=draws),
-                      lambda: draw(8, 100, opts, device, noise_gen), images, (-1.0, 1.0), 8, total, capture=capture)
+                      lambda: draw(8, 100, opts, device, noise_gen), images, (-1.0, 1.0), 8, total, capture=capture,
+                      graphs=graphs)
     torch.manual_seed(5)  # dropout masks
     for i in range(steps):
         step(orders[i])
@@ -36,7 +38,7 @@ def test_static_path_equals_the_plain_eager_step():
 
     g, d, opt_g, opt_d = setup(device)
     noise_gen = torch.Generator().manual_seed(1)
-    expected = torch.zeros(5)
+    expected = torch.zeros(len(LOSS_METRICS))
     torch.manual_seed(5)
     for idx in orders:
         real = images[idx].float() * (2 / 255.0) - 1.0
@@ -86,3 +88,42 @@ def test_channels_last_computes_the_same_step():
     metrics, g = one_step(StepOptions(channels_last=True))
     assert g[3].weight.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(reference, metrics, atol=1e-5), (reference, metrics)
+
+
+class SimulatedGraphs:
+    """Stands in for CUDA on the CPU: warm-up and replay run the body; capture records it, or fails."""
+
+    def __init__(self, fail: bool):
+        self.fail, self.captures, self.warmups = fail, 0, 0
+
+    def warmup(self, body):
+        self.warmups += 1
+        body()
+
+    def capture(self, body):
+        self.captures += 1
+        if self.fail:
+            raise RuntimeError("operation not permitted when stream is capturing\nsecond line")
+        return body
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_graph_path_computes_the_eager_step_and_falls_back_when_capture_fails(fail, capsys):
+    """Capture succeeding or failing on a user's GPU, simulated: the same numbers as eager steps either way."""
+    device = torch.device("cpu")
+    opts = StepOptions(label_noise=0.05)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    steps = WARMUP + 4
+    orders = [torch.randperm(64)[:8] for _ in range(steps)]
+    graphs = SimulatedGraphs(fail)
+    g_graph, _, total_graph = run_static(device, True, steps, images, orders, opts, graphs)
+    g_eager, _, total_eager = run_static(device, False, steps, images, orders, opts)
+    assert torch.equal(total_graph, total_eager)
+    for x, y in zip(g_graph.state_dict().values(), g_eager.state_dict().values()):
+        assert torch.equal(x, y)
+    assert graphs.warmups == WARMUP and graphs.captures == 1, "one capture attempt, never a retry"
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    if fail:
+        assert len(warnings) == 1 and "CUDA graph capture failed (operation not permitted" in warnings[0]
+    else:
+        assert warnings == []

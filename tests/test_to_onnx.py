@@ -82,3 +82,56 @@ def test_checkpoint_that_runs_code_is_refused(tmp_path, capsys):
     assert "corrupt or truncated" in capsys.readouterr().err
 
 
+
+
+@pytest.mark.parametrize("output, message", [
+    ("last.pt", "must end in .onnx"), ("config.json", "must end in .onnx"),
+    ("notes.onnx", "is not an exported generator; refusing to overwrite"), ("samples.onnx", "is a folder"),
+])
+def test_export_never_writes_over_a_checkpoint_or_any_other_file(own_run, capsys, output, message):
+    (own_run / "notes.onnx").write_text("my notes, not a model")
+    (own_run / "samples.onnx").mkdir()
+    before = {p.name: p.read_bytes() for p in own_run.iterdir() if p.is_file()}
+    assert export_main([str(own_run), "--output", str(own_run / output)]) == 2
+    assert message in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in own_run.iterdir() if p.is_file()} == before
+
+
+def test_a_checkpoint_with_nan_weights_fails_the_parity_proof(own_run, capsys):
+    from train import checkpoint
+
+    state = checkpoint.load(own_run / "last.pt")
+    next(iter(v for v in state["generator"].values() if v.is_floating_point())).fill_(float("nan"))
+    checkpoint.save({k: v for k, v in state.items() if k not in ("format", "version")}, own_run / "nan.pt")
+    assert export_main([str(own_run / "nan.pt"), "--output", str(own_run / "nan.onnx")]) == 2
+    assert "non-finite (NaN/inf) images" in capsys.readouterr().err
+    assert not (own_run / "nan.onnx").exists()
+
+
+def test_export_cleans_its_temp_files_after_sigterm_and_after_a_kill(own_run):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "GAN_WORKBENCH_TEST_WRITE_DELAY": "30", "OMP_NUM_THREADS": "1"}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = subprocess.Popen([sys.executable, "-m", "export.to_onnx", str(own_run)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while not list(own_run.glob(".generator*.tmp")):
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-500:]
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 143 and "terminated" in proc.stderr.read()
+            assert not list(own_run.glob(".generator*.tmp")), "SIGTERM must leave no temp file"
+        else:
+            assert list(own_run.glob(".generator*.tmp")), "a kill leaves its temp file behind"
+    assert export_main([str(own_run)]) == 0
+    assert not list(own_run.glob(".*.tmp")), "the next export removes what a killed one left"
+    assert runtime.OnnxGenerator(own_run / "generator.onnx").images(np.zeros((1, 100), np.float32)).shape[0] == 1

@@ -16,11 +16,15 @@ workspaces there, as PyTorch's CUDA-graph guide requires), then the step is capt
 
 `capture=False` runs the very same static-buffer code eagerly: that is the path the CPU tests
 compare, bit for bit, with the plain eager step, and the fallback wherever graphs cannot be used
-(CPU, DDP, experience replay, whose ring-buffer fill level is host-side state).
+(CPU, DDP, experience replay, whose ring-buffer fill level is host-side state). If capture fails
+on a user's GPU (a driver, an op or a memory pool that graphs do not support), the step says so
+in one line and goes on eagerly: capture only records kernels, so nothing of the step has run yet.
+The CUDA calls live in `CudaGraphs`, which the CPU tests replace to simulate both outcomes.
 """
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Callable
 
 import torch
@@ -30,19 +34,39 @@ from .step import Draws
 WARMUP = 3
 
 
+class CudaGraphs:
+    """The CUDA-graph calls the fast path makes (a seam: the CPU tests pass a stand-in)."""
+
+    def warmup(self, body: Callable[[], None]) -> None:
+        """Run eagerly on a side stream, as PyTorch's CUDA-graph guide asks before capture."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            body()
+        torch.cuda.current_stream().wait_stream(side)
+
+    def capture(self, body: Callable[[], None]) -> Callable[[], None]:
+        """Record `body` as one graph; returns its replay."""
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            body()
+        return graph.replay
+
+
 class StaticStep:
     """Runs `step(real, draws) -> metrics` from static buffers, captured as a CUDA graph if asked."""
 
     def __init__(self, step: Callable[[torch.Tensor, Draws], torch.Tensor], make_draws: Callable[[], Draws],
                  images: torch.Tensor, pixel_range: tuple[float, float], batch: int, metric_sum: torch.Tensor,
-                 capture: bool):
+                 capture: bool, graphs: CudaGraphs | None = None):
         self.step, self.make_draws, self.images = step, make_draws, images
         self.lo, self.scale = pixel_range[0], (pixel_range[1] - pixel_range[0]) / 255.0
-        self.capture = capture and images.is_cuda
+        self.graphs = graphs or CudaGraphs()
+        self.capture = capture and (images.is_cuda or graphs is not None)
         self.static_idx = torch.zeros(batch, dtype=torch.long, device=images.device)
         self.static_draws: Draws | None = None
         self.metric_sum = metric_sum  # device-side running sum (zeroed in place by its owner)
-        self.graph: torch.cuda.CUDAGraph | None = None
+        self.replay: Callable[[], None] | None = None
         self.calls = 0
 
     def _body(self) -> None:
@@ -64,16 +88,18 @@ class StaticStep:
         self.calls += 1
         if not self.capture:
             self._body()
-        elif self.graph is not None:
-            self.graph.replay()
+        elif self.replay is not None:
+            self.replay()
         elif self.calls <= WARMUP:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                self._body()
-            torch.cuda.current_stream().wait_stream(side)
+            self.graphs.warmup(self._body)
         else:
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            try:
+                self.replay = self.graphs.capture(self._body)
+            except Exception as exc:  # noqa: BLE001 - any capture failure: fall back, never die
+                self.capture = False
+                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+                print(f"warning: CUDA graph capture failed ({reason}); training on with eager steps "
+                      "(--cuda-graphs off skips the attempt)", file=sys.stderr)
                 self._body()
-            self.graph.replay()  # capture records the step; replaying it performs this step
+                return
+            self.replay()  # capture records the step; replaying it performs this step
