@@ -212,7 +212,8 @@ EVALUATE_BAD = [
     ([f"{R}/runs/existing", "--samples", "5"], "at least 100"),
     ([f"{R}/runs/existing", "--classifier", f"{R}/notes.txt"], "not a readable classifier"),
     ([f"{R}/runs/existing", "--classifier", f"{R}/runs/existing/last.pt"], "not a GAN workbench classifier"),
-    ([], "required"),
+    (["--runs", f"{R}/empty"], "no runs found under"),
+    ([f"{R}/runs/existing", "--data-dir", f"{R}/empty"], "not found in"),
 ]
 
 

@@ -166,11 +166,14 @@ def _load_cifar(split: str, data_dir: str | Path | None) -> ImageData:
     candidates = [Path(data_dir)] if data_dir else [cache_dir() / "cifar10"]
     tarball = next((d / CIFAR_TARBALL for d in candidates if (d / CIFAR_TARBALL).is_file()), None)
     extracted = next((d / "cifar-10-batches-py" for d in candidates if (d / "cifar-10-batches-py").is_dir()), None)
+    as_images = next((d for d in candidates if _is_cifar_image_folder(d / split)), None)
+    if tarball is None and extracted is None and as_images is not None:
+        return _load_cifar_images(as_images / split)
     if tarball is None and extracted is None:
         if data_dir or os.environ.get("GAN_WORKBENCH_OFFLINE"):
-            raise UserError(f"CIFAR-10 ({CIFAR_TARBALL}) not found in {', '.join(map(str, candidates))}; download "
-                            f"it from {CIFAR_URL} into that folder, or train on a folder of images with "
-                            "--dataset folder --data-dir PATH")
+            raise UserError(f"CIFAR-10 ({CIFAR_TARBALL}, or train/ and test/ folders of the ten classes' images) not "
+                            f"found in {', '.join(map(str, candidates))}; download it from {CIFAR_URL} into that "
+                            "folder, or train on a folder of images with --dataset folder --data-dir PATH")
         tarball = candidates[0] / CIFAR_TARBALL
         try:
             download(CIFAR_URL, tarball, CIFAR_MD5)
@@ -188,6 +191,18 @@ def _load_cifar(split: str, data_dir: str | Path | None) -> ImageData:
         labels.extend(batch[b"labels"])
     return ImageData(torch.from_numpy(np.concatenate(data)), torch.tensor(labels, dtype=torch.int64),
                      CIFAR_CLASSES, str(tarball or extracted))
+
+
+def _is_cifar_image_folder(folder: Path) -> bool:
+    """CIFAR-10 as image files, one subfolder per class (e.g. <dir>/train/frog/0001.jpg)."""
+    return folder.is_dir() and {p.name for p in folder.iterdir() if p.is_dir()} == set(CIFAR_CLASSES)
+
+
+def _load_cifar_images(folder: Path) -> ImageData:
+    """CIFAR-10 from class folders of images, with the labels of the canonical release (frog = 6)."""
+    images, labels, names = formats.read_folder(folder, (3, 32, 32))
+    canonical = torch.tensor([CIFAR_CLASSES.index(n) for n in names])[torch.tensor(labels)]
+    return ImageData(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), canonical, CIFAR_CLASSES, str(folder))
 
 
 # --- a folder of images --------------------------------------------------------------------

@@ -1,170 +1,105 @@
-"""Measure a run's generators: `python -m train.evaluate checkpoints/<run>` (see --help).
+"""Measure a run's generators: `python -m train.evaluate [RUN | CHECKPOINT | MODEL.onnx]` (see --help).
 
 Prints and saves `<run>/eval.json`: Fréchet and kernel distances (FID/KID) between generated
-and real test images, k-NN precision and recall, and for labelled data the class histogram
-of generated images with its KL divergence from uniform and the classes covered. Reference
-rows bracket the result: real train vs real test images (the floor) and an untrained
-generator (the ceiling).
+and real test images of the run's own classes, k-NN precision and recall, the class histogram
+with its KL divergence from uniform and the classes covered, and the share of near-copies of
+training images (the memorisation check). Reference rows bracket the result: real train vs
+real test images (the floor) and an untrained generator (the ceiling). `--curve` scores every
+checkpoint the run kept instead, for quality-over-time plots.
 
-Features: for 1x28x28 data, our own Fashion-MNIST classifier (train/classifier.py). These are
-classifier-feature distances, NOT Inception FID, and are not comparable with published
-numbers. For other data pass `--inception-weights PATH` (torchvision's inception_v3 weights).
+Features: the project's Fashion-MNIST classifier for 1x28x28 images, its CIFAR-10 classifier for
+3x32x32 ones (train/classifier.py). These are classifier-feature distances, NOT Inception FID,
+and are not comparable with published numbers; the output always names the space it used.
 """
 from __future__ import annotations
 
+import argparse
+import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
-from torch import nn
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.files import atomic_write
+from core.runs import EVAL, PERIODIC_GLOB, QUALITY_METRICS, locate
 from core.spec import ModelSpec
 
-from . import checkpoint, classifier, data as datasets, metrics
+from . import checkpoint, data as datasets
 from .config import TrainConfig
-from .models import build_from_spec
+from .quality import FeatureSpace, feature_space, generate, near_copies, references, score
 
-NOTE = ("distances in the 128-d features of the project's Fashion-MNIST classifier: compare runs with each "
-        "other, not with published Inception-FID numbers")
+NOTE = ("distances in the features of the project's own classifier: compare runs with each other, not with "
+        "published Inception-FID numbers")
+NEAREST_FILE = "nearest.npz"
+EXAMPLES = """examples:
+  python -m train.evaluate                                the newest run under checkpoints/
+  python -m train.evaluate checkpoints/<run>              its last.pt (and EMA), writes <run>/eval.json
+  python -m train.evaluate checkpoints/<run>/generator.onnx   the exported model, run by ONNX Runtime
+  python -m train.evaluate checkpoints/<run> --curve      every kept checkpoint, to quality_curve.jsonl
+  python -m train.evaluate checkpoints/<run> --data-dir /data/fashion-mnist   the data moved
+"""
 
 
 @dataclass
-class FeatureSpace:
-    """Maps images in [0, 1], (N, C, H, W), to features (N, D) and, when it can, to class predictions."""
+class Subject:
+    """What is being measured: the generators by name, the model, and where its real data lives."""
 
-    name: str
-    features: Callable[[torch.Tensor], torch.Tensor]
-    classes: Callable[[torch.Tensor], torch.Tensor] | None
-    num_classes: int
-
-
-def feature_space(image_shape, classifier_path=classifier.WEIGHTS, inception_weights: str | None = None) -> FeatureSpace:
-    if inception_weights:
-        return _inception(inception_weights)
-    if tuple(image_shape) != (1, 28, 28):
-        raise UserError(f"no feature extractor for {tuple(image_shape)} images: pass --inception-weights PATH "
-                        "(torchvision's inception_v3 weights file)")
-    model, record = classifier.load(classifier_path)
-
-    @torch.no_grad()
-    def features(x):
-        return torch.cat([model.features(chunk) for chunk in x.split(1000)])
-
-    @torch.no_grad()
-    def classes(x):
-        return torch.cat([model(chunk).argmax(1) for chunk in x.split(1000)])
-
-    return FeatureSpace(f"fashion-classifier (test accuracy {record['test_accuracy']:.4f})", features, classes, 10)
+    generators: dict[str, Callable[[int, int], torch.Tensor]]  # name -> (count, seed) -> images in [0, 1]
+    spec: ModelSpec
+    dataset: str
+    data_dir: str | None
+    classes: tuple[str, ...]
+    source: Path
+    step: int | None
+    epoch: int | None
 
 
-def _inception(path: str) -> FeatureSpace:
+def from_checkpoint(path: Path, data_dir: str | None) -> Subject:
+    state = checkpoint.load(path)
+    spec, cfg = checkpoint.spec_of(state), TrainConfig.from_dict(state["config"])
+    generator, ema = checkpoint.build_generators(state)
+    nets = {"generator": generator, **({"generator_ema": ema} if ema is not None else {})}
+    return Subject({name: (lambda count, seed, g=g: generate(g, count, spec, seed)) for name, g in nets.items()},
+                   spec, cfg.dataset, data_dir or cfg.data_dir, cfg.class_tuple, path, state["step"], state["epoch"])
+
+
+def from_onnx(path: Path, data_dir: str | None) -> Subject:
+    """An exported model is measured through the checkpoint it was exported from: the exporter proved them
+    equal (parity within 1e-4 for fp32 exports), and the checkpoint says where the data is."""
+    import hashlib
+
+    import onnx
+
     try:
-        from torchvision.models import inception_v3
-    except Exception as exc:  # noqa: BLE001 - torchvision missing or built for another torch
-        raise UserError(f"--inception-weights needs a working torchvision ({type(exc).__name__})") from None
-    model = inception_v3(weights=None, aux_logits=True, init_weights=False)
-    try:
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{path} is not an inception_v3 weights file ({str(exc).splitlines()[0][:120]})") from None
-    model.fc = nn.Identity()
-    model.eval()
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-    @torch.no_grad()
-    def features(x):
-        out = []
-        for chunk in x.split(100):
-            chunk = chunk.expand(-1, 3, -1, -1) if chunk.shape[1] == 1 else chunk
-            chunk = nn.functional.interpolate(chunk, size=(299, 299), mode="bilinear", align_corners=False)
-            out.append(model((chunk - mean) / std))
-        return torch.cat(out)
-
-    return FeatureSpace("inception_v3 pool features", features, None, 0)
+        meta = {p.key: p.value for p in onnx.load_from_string(path.read_bytes()).metadata_props}
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError and others
+        raise UserError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+    if "checkpoint" not in meta or "checkpoint_sha256" not in meta:
+        raise UserError(f"{path} does not name the checkpoint it was exported from; export it with "
+                        "python -m export.to_onnx, or evaluate its run folder")
+    source = path.parent / Path(meta["checkpoint"]).name
+    if not source.is_file() or hashlib.sha256(source.read_bytes()).hexdigest() != meta["checkpoint_sha256"]:
+        raise UserError(f"{path} was exported from {source}, which is gone or has changed since; evaluate the run "
+                        f"folder ({path.parent}) or a checkpoint instead")
+    subject = from_checkpoint(source, data_dir)
+    weights = meta.get("weights", "generator")
+    subject.generators = {f"{weights} ({path.name})": subject.generators[weights]}
+    print(f"{path.name} was exported from {source.name} (checksum verified): measuring those weights")
+    return subject
 
 
-def to_unit(images: torch.Tensor, pixel_range) -> torch.Tensor:
-    lo, hi = pixel_range
-    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
-
-
-@torch.no_grad()
-def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0) -> torch.Tensor:
-    """`count` images in [0, 1] from seeded latents, in eval mode, batch by batch."""
-    generator.eval()
-    gen = torch.Generator().manual_seed(seed)
-    device = next(generator.parameters()).device
-    out = []
-    for start in range(0, count, 500):
-        z = torch.randn(min(500, count - start), spec.latent_dim, generator=gen).to(device)
-        out.append(to_unit(generator(z), spec.pixel_range).cpu())
-    return torch.cat(out)
-
-
-def score(space: FeatureSpace, real_features: torch.Tensor, images: torch.Tensor, kid_subsets: int = 10,
-          with_precision_recall: bool = True) -> dict:
-    fake = space.features(images)
-    result = {"fid": metrics.frechet_distance(real_features, fake),
-              "kid": metrics.kernel_distance(real_features, fake, subsets=kid_subsets)}
-    if with_precision_recall:
-        result["precision"], result["recall"] = metrics.precision_recall(real_features, fake)
-    if space.classes is not None:
-        coverage = metrics.class_coverage(space.classes(images), space.num_classes)
-        result.update(classes_covered=coverage["classes_covered"], kl_uniform=coverage["kl_uniform"],
-                      class_histogram=coverage["histogram"])
-    return result
-
-
-class QuickEval:
-    """The cheap in-training version: fixed real features and fixed latents, every N steps."""
-
-    def __init__(self, cfg, spec: ModelSpec, samples: int):
-        self.space = feature_space(spec.image_shape)
-        real = datasets.load(cfg.dataset, "test", cfg.data_dir, cfg.class_tuple, spec.image_shape)
-        order = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:samples]
-        self.real_features = self.space.features(real.images[order].float() / 255)
-        self.samples, self.spec = samples, spec
-        self.best_coverage = 0
-
-    def __call__(self, generator: nn.Module) -> dict:
-        was_training = generator.training
-        images = generate(generator, self.samples, self.spec, seed=1)
-        generator.train(was_training)
-        result = score(self.space, self.real_features, images, kid_subsets=3, with_precision_recall=False)
-        result.pop("class_histogram", None)
-        return result
-
-    def collapse_warning(self, result: dict) -> str | None:
-        """A warning when class coverage falls two or more classes below its best so far."""
-        covered = result.get("classes_covered")
-        if covered is None:
-            return None
-        self.best_coverage = max(self.best_coverage, covered)
-        if covered <= self.best_coverage - 2:
-            return (f"warning: mode collapse? generated images now cover {covered} of {self.space.num_classes} "
-                    f"classes (best so far {self.best_coverage})")
-        return None
-
-
-def references(space: FeatureSpace, test_features: torch.Tensor, real_train: torch.Tensor, spec: ModelSpec,
-               count: int) -> dict:
-    """Floor (real train vs real test) and ceiling (an untrained generator) in the same feature space."""
-    torch.manual_seed(0)
-    untrained, _ = build_from_spec(spec)
-    return {
-        "real_train_vs_test": score(space, test_features, real_train),
-        "untrained_generator": score(space, test_features,
-                                     generate(untrained, count, spec)),
-    }
+def real_images(subject: Subject, split: str) -> datasets.ImageData:
+    if not subject.dataset:
+        raise UserError(f"{subject.source} does not say which dataset it was trained on; pass --data-dir")
+    return datasets.load(subject.dataset, split, subject.data_dir, subject.classes, subject.spec.image_shape)
 
 
 def format_table(rows: dict[str, dict]) -> str:
-    keys = ["fid", "kid", "precision", "recall", "classes_covered", "kl_uniform"]
-    keys = [k for k in keys if any(k in r for r in rows.values())]
+    keys = [k for k in (*QUALITY_METRICS, "in_classes", "near_copy_share") if any(k in r for r in rows.values())]
     lines = [f"{'':28}" + "".join(f"{k:>16}" for k in keys)]
     for name, row in rows.items():
         cells = "".join(f"{row[k]:>16.4f}" if isinstance(row.get(k), float) else f"{row.get(k, ''):>16}" for k in keys)
@@ -172,39 +107,100 @@ def format_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference: bool) -> dict:
+    test = real_images(subject, "test")
+    real_test = test.images[:samples].float() / 255
+    test_features = space.features(real_test)
+    train = real_images(subject, "train")
+    train_features = space.features(train.images.float() / 255)
+    rows, nearest = {}, {}
+    for name, make in subject.generators.items():
+        images = make(samples, 0)
+        rows[name] = score(space, test_features, images, subject.spec.class_names)
+        copies = near_copies(space, train_features, test_features, images)
+        rows[name].update(near_copy_share=copies["near_copy_share"], near_copy_threshold=copies["threshold"])
+        nearest[name] = (images[:32], copies)
+    report = {"run": subject.source.parent.name, "checkpoint": subject.source.name, "step": subject.step,
+              "epoch": subject.epoch, "samples": samples, "features": space.name, "note": NOTE,
+              "near_copies": "share of samples nearer a training image than 99% of real test images are "
+                             "(real test images: 0.01 by construction)", "generators": rows}
+    if with_reference:
+        report["reference"] = references(space, test_features, train.images[:samples].float() / 255, subject.spec,
+                                         samples)
+    report["_nearest"] = (nearest, train)
+    return report
+
+
+def write_nearest(path: Path, nearest: dict, train: datasets.ImageData) -> None:
+    """Samples beside their nearest training images, for the dashboard's memorisation view (uint8 NHWC)."""
+    arrays = {}
+    for name, (images, copies) in nearest.items():
+        count = len(images)
+        arrays[f"{name}/samples"] = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        arrays[f"{name}/neighbours"] = train.images[copies["neighbours"][:count]].permute(0, 2, 3, 1).numpy()
+        arrays[f"{name}/distances"] = copies["distances"][:count].numpy()
+        arrays[f"{name}/threshold"] = np.array(copies["threshold"])
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def curve(target_dir: Path, space: FeatureSpace, samples: int, data_dir: str | None) -> list[dict]:
+    """Scores of every checkpoint the run kept, oldest first (one line each in quality_curve.jsonl)."""
+    paths = sorted(target_dir.glob(PERIODIC_GLOB))
+    if not paths:
+        raise UserError(f"{target_dir} keeps no periodic checkpoints (step_*.pt); train with --checkpoint-every N "
+                        "--keep-checkpoints K to plot quality over time")
+    first = from_checkpoint(paths[0], data_dir)
+    test_features = space.features(real_images(first, "test").images[:samples].float() / 255)
+    lines = []
+    for path in paths:
+        subject = from_checkpoint(path, data_dir)
+        state_time = checkpoint.load(path).get("elapsed", 0.0)
+        line = {"step": subject.step, "epoch": subject.epoch, "time": round(state_time, 1)}
+        for name, make in subject.generators.items():
+            row = score(space, test_features, make(samples, 0), subject.spec.class_names, kid_subsets=3)
+            row.pop("class_histogram", None)
+            line.update({(k if name == "generator" else f"{k}_ema"): v for k, v in row.items()})
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}), flush=True)
+        lines.append(line)
+    atomic_write(target_dir / "quality_curve.jsonl", "".join(json.dumps(line) + "\n" for line in lines).encode())
+    return lines
+
+
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="run folder or checkpoint file")
-    parser.add_argument("--samples", type=int, default=10_000, help="generated images per generator (default 10000)")
-    parser.add_argument("--classifier", default=str(classifier.WEIGHTS), help="feature classifier weights")
+    parser = ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0],
+                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", nargs="?", help="run folder, checkpoint (.pt) or exported model (.onnx); "
+                        "default: the newest run under --runs")
+    parser.add_argument("--runs", default="checkpoints", help="folder of run folders (default: checkpoints)")
+    parser.add_argument("--samples", type=int, help="generated images per generator (default 10000; 2000 with --curve)")
+    parser.add_argument("--data-dir", help="where the run's dataset is now (default: where it was trained from)")
+    parser.add_argument("--classifier", help="feature classifier weights (default: the committed one for the shape)")
     parser.add_argument("--inception-weights", help="use torchvision's Inception v3 features from this weights file")
     parser.add_argument("--no-reference", action="store_true", help="skip the floor/ceiling reference rows")
+    parser.add_argument("--curve", action="store_true", help="score every kept checkpoint (step_*.pt) instead")
     args = parser.parse_args(argv)
-    if args.samples < 100:
+    samples = args.samples or (2000 if args.curve else 10_000)
+    if samples < 100:
         raise UserError("--samples must be at least 100")
-    ckpt = checkpoint.resolve(args.run)
-    state = checkpoint.load(ckpt)
-    spec, cfg = checkpoint.spec_of(state), TrainConfig.from_dict(state["config"])
-    space = feature_space(spec.image_shape, args.classifier, args.inception_weights)
-    shape = spec.image_shape
-    test = datasets.load(cfg.dataset, "test", cfg.data_dir, cfg.class_tuple, shape)
-    real_test = test.images[: args.samples].float() / 255
-    real_features = space.features(real_test)
-    generator, ema = checkpoint.build_generators(state)
-    rows = {"generator": score(space, real_features, generate(generator, args.samples, spec))}
-    if ema is not None:
-        rows["generator_ema"] = score(space, real_features, generate(ema, args.samples, spec))
-    report = {"run": ckpt.parent.name, "checkpoint": ckpt.name, "step": state["step"], "epoch": state["epoch"],
-              "samples": args.samples, "features": space.name, "note": NOTE, "generators": rows}
-    if not args.no_reference:
-        train = datasets.load(cfg.dataset, "train", cfg.data_dir, cfg.class_tuple, shape)
-        report["reference"] = references(space, real_features, train.images[: args.samples].float() / 255, spec, args.samples)
-    atomic_write(ckpt.parent / "eval.json", (json.dumps(report, indent=2) + "\n").encode())
-    table = {**rows, **{f"ref: {k}": v for k, v in report.get("reference", {}).items()}}
-    print(f"{ckpt} (step {state['step']}), {args.samples} samples, features: {space.name}")
+    target = locate(args.target, Path(args.runs), accept=("checkpoint", "onnx"), command="python -m train.evaluate")
+    subject = from_onnx(target.onnx, args.data_dir) if target.onnx else from_checkpoint(target.checkpoint, args.data_dir)
+    space = feature_space(subject.spec.image_shape, args.classifier, args.inception_weights)
+    print(f"features: {space.name}", flush=True)
+    if args.curve:
+        curve(target.run_dir, space, samples, args.data_dir)
+        print(f"wrote {target.run_dir / 'quality_curve.jsonl'}")
+        return 0
+    report = evaluate(subject, space, samples, not args.no_reference)
+    nearest, train = report.pop("_nearest")
+    atomic_write(target.run_dir / EVAL, (json.dumps(report, indent=2) + "\n").encode())
+    write_nearest(target.run_dir / NEAREST_FILE, nearest, train)
+    table = {**report["generators"], **{f"ref: {k}": v for k, v in report.get("reference", {}).items()}}
+    print(f"{subject.source} (step {subject.step}), {samples} samples, features: {space.name}")
     print(format_table(table))
-    print(f"wrote {ckpt.parent / 'eval.json'}  ({NOTE})")
+    print(f"wrote {target.run_dir / EVAL} and {NEAREST_FILE}  ({NOTE})")
     return 0
 
 

@@ -4,6 +4,7 @@
 - KID: unbiased MMD² with the cubic polynomial kernel (Binkowski et al. 2018), averaged over subsets
 - precision / recall: k-NN manifold estimate (Kynkäänniemi et al. 2019)
 - class histogram of generated images: KL from uniform and classes covered (mode collapse)
+- nearest neighbours in feature space (the memorisation check)
 """
 from __future__ import annotations
 
@@ -69,12 +70,29 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     return precision, recall
 
 
-def class_coverage(predicted: torch.Tensor, num_classes: int, min_share: float = 0.01) -> dict:
-    """Histogram of predicted classes, its KL divergence from uniform (0 = balanced, log K = one class)
-    and the number of classes that get at least `min_share` of the samples."""
+def class_coverage(predicted: torch.Tensor, num_classes: int, min_share: float = 0.01,
+                   among: list[int] | None = None) -> dict:
+    """Histogram of predicted classes over all `num_classes`; over the run's own classes (`among`, default
+    all): the share of samples that fall in them, its KL divergence from uniform (0 = balanced, log K = one
+    class) and the number of them that get at least `min_share` of the samples (mode collapse)."""
+    among = list(range(num_classes)) if among is None else among
     counts = torch.bincount(predicted, minlength=num_classes).double()
     share = counts / counts.sum()
-    nonzero = share[share > 0]
-    kl = float((nonzero * (nonzero * num_classes).log()).sum())
-    return {"histogram": share.tolist(), "kl_uniform": kl, "classes_covered": int((share >= min_share).sum()),
-            "kl_max": math.log(num_classes)}
+    inside = share[among]
+    in_classes = float(inside.sum())
+    within = inside / in_classes if in_classes > 0 else torch.full_like(inside, 1 / len(among))
+    nonzero = within[within > 0]
+    kl = float((nonzero * (nonzero * len(among)).log()).sum())
+    return {"histogram": share.tolist(), "kl_uniform": kl, "classes_covered": int((inside >= min_share).sum()),
+            "kl_max": math.log(len(among)), "in_classes": in_classes}
+
+
+def nearest(queries: torch.Tensor, references: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query (N, D), the Euclidean distance to its nearest reference (M, D) and that reference's index."""
+    distances, indices = [], []
+    references = references.float()
+    for part in queries.float().split(chunk):
+        d, i = torch.cdist(part, references).min(dim=1)
+        distances.append(d)
+        indices.append(i)
+    return torch.cat(distances), torch.cat(indices)

@@ -106,7 +106,7 @@ class Trainer:
         self.quick_eval = None
         self.postfix: dict[str, str] = {}  # what the progress bar shows after the counts
         if cfg.eval_every and dist.main:
-            from .evaluate import QuickEval  # only runs that ask for it pay for the classifier
+            from .quality import QuickEval  # only runs that ask for it pay for the classifier
             self.quick_eval = QuickEval(cfg, self.spec, cfg.eval_samples)
         if resume_state is not None:
             self._restore(resume_state)
