@@ -11,7 +11,7 @@ import math
 import warnings
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 # Decoding cap for images read from run folders and uploads: 64 Mpx is far beyond any grid we
 # write (a 256-image 32x32 grid is 0.3 Mpx) and well below a decompression bomb's gigabytes.
@@ -48,6 +48,24 @@ def upscale(image: np.ndarray, target: int = 640, max_factor: int = 8) -> np.nda
     """Nearest-neighbour enlargement so 28-pixel images are visible, with crisp pixels."""
     factor = max(1, min(max_factor, round(target / max(image.shape[:2]))))
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def numbered_grid(images: np.ndarray, ncols: int, target: int = 720, padding: int = 2) -> np.ndarray:
+    """The grid, enlarged to about `target` pixels wide, with each image's index in its top-left corner
+    (what a picker of "image 12" needs to be usable). RGB (H', W', 3) uint8."""
+    picture = grid(images, ncols=ncols, padding=padding)
+    h, w = images.shape[1:3]
+    factor = max(1, min(12, round(target / picture.shape[1])))
+    big = to_pil(picture.repeat(factor, axis=0).repeat(factor, axis=1)).convert("RGB")
+    draw = ImageDraw.Draw(big)
+    for i in range(len(images)):
+        r, c = divmod(i, ncols)
+        x, y = (padding + c * (w + padding)) * factor, (padding + r * (h + padding)) * factor
+        text = str(i)
+        box = draw.textbbox((x + 2, y + 1), text)
+        draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(20, 20, 20))
+        draw.text((x + 2, y + 1), text, fill=(255, 230, 80))
+    return np.asarray(big)
 
 
 def to_pil(image: np.ndarray) -> Image.Image:

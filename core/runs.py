@@ -37,7 +37,7 @@ TRAINING_FIELDS = ("step", "epoch", *LOSS_METRICS, "lr_d", "lr_g", "time", "imag
 # What train.evaluate reports per generator, and which way is better.
 QUALITY_METRICS = ("fid", "kid", "precision", "recall", "classes_covered", "kl_uniform")
 LOWER_IS_BETTER = {"fid": True, "kid": True, "precision": False, "recall": False, "classes_covered": False,
-                   "kl_uniform": True}
+                   "kl_uniform": True, "in_classes": False, "near_copy_share": True}
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 RUN_NAME_RULE = "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"

@@ -8,6 +8,7 @@ message when it cannot work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,9 @@ from dashboard.ui import GenerationFailed, load_generator  # noqa: E402
 from export.runtime import OnnxGenerator, RuntimeErrorForUser  # noqa: E402
 
 WEIGHT_LABELS = {"generator": "raw G", "generator_ema": "EMA of G"}
+# The generators the project ships; $GAN_DASHBOARD_PRETRAINED names another folder, or "" to list none.
+_SHIPPED = os.environ.get("GAN_DASHBOARD_PRETRAINED", str(Path(__file__).resolve().parent.parent / "pretrained"))
+PRETRAINED = Path(_SHIPPED) if _SHIPPED else None
 
 
 def runs_root() -> Path:
@@ -33,18 +37,40 @@ def runs_root() -> Path:
     return Path(args.runs or os.environ.get("GAN_DASHBOARD_RUNS") or "checkpoints")
 
 
+def all_runs() -> list[tuple[str, Run]]:
+    """(key, run) for the user's runs, then the generators shipped in pretrained/ (keys "pretrained/<name>")."""
+    runs = [(run.name, run) for run in discover(runs_root())]
+    if PRETRAINED is not None and PRETRAINED.is_dir() and PRETRAINED.resolve() != runs_root().resolve():
+        runs += [(f"pretrained/{run.name}", run) for run in discover(PRETRAINED)]
+    return runs
+
+
+def typed(metadata: dict) -> dict:
+    """Metadata values as what they are (numbers, lists, true/false), not all as strings."""
+    out = {}
+    for key, value in metadata.items():
+        try:
+            out[key] = json.loads(value)
+        except (ValueError, TypeError):
+            out[key] = value
+    return out
+
+
 # --- sidebar -------------------------------------------------------------------------------
 
-def pick_run(runs: list[Run]) -> Run | None:
+def pick_run(runs: list[tuple[str, Run]]) -> Run:
     wanted = st.query_params.get("run")
-    root = runs_root()
-    if wanted is not None and safe_child(root, wanted) is None:
-        st.sidebar.error(f"Refused run name {wanted[:60]!r}: only run folders directly inside {root}/ can be opened.")
+    keys = [key for key, _ in runs]
+    if wanted is not None and wanted not in keys:
+        name = wanted.removeprefix("pretrained/")
+        root = PRETRAINED if wanted.startswith("pretrained/") and PRETRAINED is not None else runs_root()
+        if safe_child(root, name) is None:
+            st.sidebar.error(f"Refused run name {wanted[:60]!r}: only run folders directly inside {root}/ can be opened.")
         wanted = None
-    names = [r.name for r in runs]
-    index = names.index(wanted) if wanted in names else 0
-    name = st.sidebar.selectbox("Run", names, index=index, format_func=lambda n: runs[names.index(n)].label())
-    return runs[names.index(name)]
+    key = st.sidebar.selectbox("Run", keys, index=keys.index(wanted) if wanted in keys else 0)
+    run = dict(runs)[key]
+    st.sidebar.caption(run.label().split(" — ", 1)[-1])
+    return run
 
 
 def pick_model(run: Run) -> OnnxGenerator | None:
@@ -65,7 +91,7 @@ def pick_model(run: Run) -> OnnxGenerator | None:
         st.sidebar.warning(f"{gen.fell_back_from.replace('ExecutionProvider', '')} could not start here; "
                            f"generating with {gen.provider.replace('ExecutionProvider', '')} instead.")
     with st.sidebar.expander("Model metadata"):
-        st.json(gen.info.metadata)
+        st.json(typed(gen.info.metadata))
     return gen
 
 
@@ -73,7 +99,7 @@ def main() -> None:
     st.set_page_config(page_title="GAN workbench", layout="wide")
     st.title("GAN workbench")
     root = runs_root()
-    runs = discover(root)
+    runs = all_runs()
     if not runs:
         st.info(f"No runs in {root}/ yet. Create one with:\n\n"
                 "```\npython -m train.dcgan\npython -m export.to_onnx\n```\n\nthen reload this page.")
@@ -92,7 +118,7 @@ def main() -> None:
                 except GenerationFailed:
                     pass  # the tab has shown why
     with tabs[3]:
-        training_tab(run, runs)
+        training_tab(run, [r for _, r in runs])
     if gen is not None:
         status.markdown(f"**Provider:** {gen.provider.replace('ExecutionProvider', '')}  \n"
                         f"**Last generation:** {st.session_state.get('latency_ms', 0.0):.1f} ms")

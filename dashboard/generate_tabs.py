@@ -7,10 +7,13 @@ import numpy as np
 import streamlit as st
 
 from core import latent
-from core.images import gif_bytes, grid, png_bytes, upscale
+from core.images import gif_bytes, grid, numbered_grid, png_bytes, upscale
 from export.runtime import OnnxGenerator
 
-from .ui import MAX_IMAGES, MAX_STEPS, MAX_WALK_FRAMES, generate, show
+from .ui import MAX_IMAGES, MAX_STEPS, MAX_WALK_FRAMES, classifier_for, generate, show
+
+STRIP_COLUMNS = 16  # interpolation frames per row: a 64-step path wraps into 4 readable rows
+ARITHMETIC_CANDIDATES = 64
 
 
 def new_seed() -> None:
@@ -18,17 +21,25 @@ def new_seed() -> None:
 
 
 def sample_tab(gen: OnnxGenerator) -> None:
+    st.session_state.setdefault("seed", 42)  # set here, not as the widget's default: "New seed" changes it
     left, middle, right = st.columns(3)
-    seed = left.number_input("Seed", 0, 2**31 - 1, 42, key="seed")
+    seed = left.number_input("Seed", 0, 2**31 - 1, key="seed")
     left.button("New seed", on_click=new_seed)
     count = middle.slider("Images", 1, MAX_IMAGES, 64, key="count")
     truncation = right.slider("Truncation (scale of z)", 0.1, 2.0, 1.0, 0.1, key="truncation")
     z = gen.latents(int(seed), count, truncation)
     images = generate(gen, z)
-    picture = grid(images, ncols=min(8, count))
-    show(picture, f"{count} images · seed {seed} · truncation {truncation:g} · numbered row by row from 0")
-    st.download_button("Download grid (PNG)", png_bytes(picture), f"samples-seed{seed}.png", "image/png")
-    chosen = st.multiselect("Keep images for the other tabs", list(range(count)), key="to_keep")
+    picture = numbered_grid(images, ncols=min(8, count))
+    st.image(picture, caption=f"{count} images · seed {seed} · truncation {truncation:g} · the number in each "
+                              "corner is what 'Keep images' below asks for")
+    plain = grid(images, ncols=min(8, count))
+    c1, c2 = st.columns(2)
+    c1.download_button("Download grid, enlarged (PNG)", png_bytes(upscale(plain, 1024)), f"samples-seed{seed}.png",
+                       "image/png", key="dl_grid_big")
+    c2.download_button("Download grid, native size (PNG)", png_bytes(plain), f"samples-seed{seed}-native.png",
+                       "image/png", key="dl_grid_native")
+    chosen = st.multiselect("Keep images for the other tabs (by the number in their corner)", list(range(count)),
+                            key="to_keep")
     if st.button("Keep selected", disabled=not chosen):
         kept = st.session_state.setdefault("kept", [])
         kept.extend({"label": f"seed {seed} #{i}", "z": z[i]} for i in chosen)
@@ -60,7 +71,9 @@ def interpolate_tab(gen: OnnxGenerator) -> None:
         z_b = gen.latents(int(c2.number_input("Seed B", 0, 2**31 - 1, 2, key="seed_b")), 1)[0]
     path = (latent.slerp if method.startswith("spherical") else latent.lerp)(z_a, z_b, steps)
     frames = generate(gen, path)
-    show(grid(frames, ncols=steps), f"{steps} steps, {method}")
+    rows = -(-steps // STRIP_COLUMNS)
+    show(grid(frames, ncols=min(steps, STRIP_COLUMNS)),
+         f"{steps} steps, {method}" + (f", {rows} rows of {STRIP_COLUMNS}, read left to right" if rows > 1 else ""))
     gif = gif_bytes([upscale(f, 160) for f in frames], duration_ms=120)
     st.image(gif, caption="animated")
     st.download_button("Download GIF", gif, "interpolation.gif", "image/gif", key="dl_interp")
@@ -75,17 +88,44 @@ def interpolate_tab(gen: OnnxGenerator) -> None:
         st.download_button("Download walk GIF", walk_gif, "latent-walk.gif", "image/gif", key="dl_walk")
 
 
+def class_groups(labels: np.ndarray, names: tuple[str, ...], per_group: int = 3) -> list[tuple[str, list[int]]]:
+    """Three groups of candidates, each of one class (the three classes with the most candidates)."""
+    counts = np.bincount(labels, minlength=len(names))
+    classes = [int(c) for c in np.argsort(-counts, kind="stable") if counts[c] > 0][:3]
+    return [(names[c], [int(i) for i in np.flatnonzero(labels == c)[:per_group]]) for c in classes]
+
+
+def reset_groups() -> None:
+    for key in ("group_a", "group_b", "group_c"):
+        st.session_state.pop(key, None)
+
+
 def arithmetic_tab(gen: OnnxGenerator) -> None:
     st.caption("Géron, Fig. 17-18: average the codings of each group, then compute A − B + C.")
-    seed = st.number_input("Candidates seed", 0, 2**31 - 1, 0, key="arith_seed")
-    candidates_z = gen.latents(int(seed), 32)
+    seed = st.number_input("Candidates seed", 0, 2**31 - 1, 0, key="arith_seed", on_change=reset_groups)
+    candidates_z = gen.latents(int(seed), ARITHMETIC_CANDIDATES)
     candidates = generate(gen, candidates_z)
-    show(grid(candidates, ncols=8), "32 candidates, numbered row by row from 0")
+    st.image(numbered_grid(candidates, ncols=16), caption=f"{ARITHMETIC_CANDIDATES} candidates, numbered")
+    labeller = classifier_for(gen)
+    defaults = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    if labeller is not None:
+        groups_found = class_groups(labeller.predict(candidates), labeller.class_names)
+        if len(groups_found) == 3:
+            defaults = [idx for _, idx in groups_found]
+            st.info("Each group starts as one class, as the project's classifier labels the candidates: "
+                    + " − ".join(f"{name} ({len(idx)})" for name, idx in groups_found[:2])
+                    + f" + {groups_found[2][0]} ({len(groups_found[2][1])}). Try swapping in images that share a "
+                      "trait across classes (dark, wide, striped) to move that trait.")
+        else:
+            st.info(f"The project's classifier finds only {' and '.join(n for n, _ in groups_found)} among these "
+                    "candidates, so the groups start as images 0-2, 3-5 and 6-8: try another candidates seed, or "
+                    "pick a few images of one kind per group.")
+    else:
+        st.info("Pick a few images of one kind per group; the mean of several is smoother than any one.")
     c1, c2, c3 = st.columns(3)
     groups = {
-        "A": c1.multiselect("Group A", range(32), [0, 1, 2], key="group_a"),
-        "B": c2.multiselect("Group B", range(32), [3, 4, 5], key="group_b"),
-        "C": c3.multiselect("Group C", range(32), [6, 7, 8], key="group_c"),
+        name: column.multiselect(f"Group {name}", range(ARITHMETIC_CANDIDATES), default, key=f"group_{name.lower()}")
+        for name, column, default in zip("ABC", (c1, c2, c3), defaults)
     }
     noise = st.slider("Noise around the result", 0.0, 1.0, 0.2, 0.05, key="arith_noise")
     empty = [name for name, idx in groups.items() if not idx]

@@ -3,15 +3,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.files import UnsafeFile, read_bounded
-from core.images import BadImage, decode, gif_bytes
-from core.runs import MAX_GRID_BYTES, QUALITY_METRICS, TRAINING_FIELDS, Run, read_eval, read_metrics
+from core.images import BadImage, decode, gif_bytes, upscale
+from core.runs import LOWER_IS_BETTER, MAX_GRID_BYTES, QUALITY_METRICS, TRAINING_FIELDS, Run, read_eval, read_metrics
 
 BASE_METRICS = set(TRAINING_FIELDS)
+# What the charts call each column (legends show these, never raw names).
+LABELS = {
+    "d_loss_real": "D loss on real", "d_loss_fake": "D loss on fake", "g_loss": "G loss",
+    "d_acc_real": "D accuracy on real", "d_acc_fake": "D accuracy on fake",
+    "fid": "FID (quick)", "kid": "KID (quick)", "classes_covered": "classes covered", "kl_uniform": "KL from uniform",
+    "in_classes": "share in the run's classes",
+}
+AXIS_TITLES = {"step": "training step (one batch each)", "epoch": "epoch (passes over the data)"}
+COLUMN_TITLES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall",
+                 "classes_covered": "classes covered", "kl_uniform": "KL from uniform",
+                 "in_classes": "in the run's classes", "near_copy_share": "near copies"}
 
 
 def smoothed(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -51,6 +63,23 @@ def grid_frames(paths: tuple[str, ...], root: str) -> list[np.ndarray]:
     return [f for f in frames if f.shape == frames[-1].shape]
 
 
+def label(column: str) -> str:
+    base = column[:-4] if column.endswith("_ema") else column
+    return LABELS.get(base, base.replace("_", " ")) + (" (EMA of G)" if column.endswith("_ema") else "")
+
+
+def chart(frame: pd.DataFrame, x: str, columns: list[str], title: str, y_title: str, names=label) -> alt.Chart:
+    """A line chart with titled axes, readable legend labels, and an x axis that ends where the data ends."""
+    data = frame[[x, *columns]].melt(x, var_name="series", value_name="value").dropna(subset=["value"])
+    data["series"] = data["series"].map(names)
+    span = [float(frame[x].min()), float(frame[x].max())]
+    return (alt.Chart(data, title=title).mark_line(point=len(frame) < 40)
+            .encode(x=alt.X(x, title=AXIS_TITLES.get(x, x), scale=alt.Scale(domain=span, nice=False)),
+                    y=alt.Y("value", title=y_title),
+                    color=alt.Color("series", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+                    tooltip=[x, "series", "value"]))
+
+
 def evaluation_table(run: Run) -> None:
     report, problem = read_eval(run.eval_path, run.root)
     if problem:
@@ -59,28 +88,38 @@ def evaluation_table(run: Run) -> None:
         return
     st.subheader("Quality (python -m train.evaluate)")
     rows = {**report["generators"], **{f"reference: {k}": v for k, v in report.get("reference", {}).items()}}
-    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(QUALITY_METRICS))
+    columns = [c for c in (*QUALITY_METRICS, "in_classes", "near_copy_share") if any(c in r for r in rows.values())]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    table.columns = [f"{COLUMN_TITLES.get(c, c)} {'↓' if LOWER_IS_BETTER.get(c) else '↑'}"
+                     for c in columns]
     st.dataframe(table, key="eval_table")
-    st.caption(f"step {report.get('step')}, {report.get('samples')} samples; {report.get('note', '')}")
+    st.caption(f"↓ lower is better, ↑ higher is better. Step {report.get('step')}, {report.get('samples')} samples; "
+               f"{report.get('features', '')}: {report.get('note', '')}. The floor row (real train vs real test) is "
+               "the best a generator can do here; the untrained generator is the ceiling. Its precision can read "
+               "1.0: its samples sit in one tight clump that lands among real images, which is why recall (near 0) "
+               "and FID must be read beside it.")
 
 
 def training_tab(run: Run, runs: list[Run]) -> None:
     frame = metrics_frame(run)
+    c1, c2 = st.columns(2)
+    axis = c1.radio("x axis", ["step", "epoch"], horizontal=True, key="axis")
+    alpha = c2.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing")
     if frame is None:
         st.info(f"{run.name} has no metrics yet (metrics.jsonl is missing or empty).")
     else:
-        c1, c2 = st.columns(2)
-        axis = c1.radio("x axis", ["step", "epoch"], horizontal=True, key="axis")
-        alpha = c2.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing")
-        indexed = frame.dropna(subset=[axis]).set_index(axis)
-        st.subheader("Losses")
-        st.line_chart(smoothed(indexed[["d_loss_real", "d_loss_fake", "g_loss"]], alpha))
-        st.subheader("D accuracy")
-        st.line_chart(smoothed(indexed[["d_acc_real", "d_acc_fake"]], alpha))
-        quality = [c for c in indexed.columns if c not in BASE_METRICS and indexed[c].notna().any()]
-        if quality:
-            st.subheader("Quality metrics")
-            st.line_chart(indexed[quality].dropna(how="all"))
+        frame = frame.dropna(subset=[axis])
+        losses = smoothed(frame.set_index(axis)[["d_loss_real", "d_loss_fake", "g_loss"]], alpha).reset_index()
+        st.altair_chart(chart(losses, axis, ["d_loss_real", "d_loss_fake", "g_loss"], "Losses",
+                              "binary cross-entropy (nats)"), width="stretch")
+        accuracy = smoothed(frame.set_index(axis)[["d_acc_real", "d_acc_fake"]], alpha).reset_index()
+        st.altair_chart(chart(accuracy, axis, ["d_acc_real", "d_acc_fake"], "D accuracy",
+                              "share of the batch D calls right"), width="stretch")
+        quality = [c for c in frame.columns if c not in BASE_METRICS and frame[c].notna().any()]
+        distances = [c for c in quality if c.split("_ema")[0] in ("fid", "kid")]
+        if distances:
+            st.altair_chart(chart(frame, axis, distances, "Quality during training (quick evaluation, lower is "
+                                  "better)", "classifier-feature distance"), width="stretch")
     evaluation_table(run)
     grids = run.grids()
     if grids:
@@ -90,18 +129,23 @@ def training_tab(run: Run, runs: list[Run]) -> None:
         if picture is None:
             st.warning(f"{grids[shown - 1].name} is not a readable image")
         else:
-            st.image(picture, caption=grids[shown - 1].name)
+            st.image(upscale(picture, 720), caption=f"{grids[shown - 1].name}: the same 64 latent vectors every time")
         frames = grid_frames(tuple(map(str, grids)), str(run.root))
         if len(frames) > 1:
-            st.image(gif_bytes(frames, duration_ms=400), caption=f"all {len(frames)} grids")
+            st.image(gif_bytes([upscale(f, 480) for f in frames], duration_ms=400), caption=f"all {len(frames)} grids")
     others = [r.name for r in runs if r.name != run.name]
     compare = st.selectbox("Compare with", ["(none)", *others], key="compare")
     if compare != "(none)" and frame is not None:
         other = metrics_frame(next(r for r in runs if r.name == compare))
-        if other is None:
-            st.info(f"{compare} has no metrics to compare.")
+        if other is None or axis not in other or other[axis].isna().all():
+            st.info(f"{compare} has no metrics to compare on the {axis} axis.")
         else:
-            both = pd.concat({run.name: frame.set_index("step")[["g_loss", "d_loss_real"]],
-                              compare: other.set_index("step")[["g_loss", "d_loss_real"]]}, axis=1)
-            both.columns = [f"{r} {m}" for r, m in both.columns]
-            st.line_chart(smoothed(both, 0.6))
+            series = {}
+            for name, f in ((run.name, frame), (compare, other)):
+                part = smoothed(f.dropna(subset=[axis]).set_index(axis)[["g_loss", "d_loss_real"]], alpha)
+                series.update({f"{name}: {LABELS[c]}": part[c] for c in part.columns})
+            both = pd.DataFrame(series)
+            both.index.name = axis
+            both = both.reset_index()
+            st.altair_chart(chart(both, axis, list(series), f"{run.name} and {compare}", "binary cross-entropy (nats)",
+                                  names=str), width="stretch")

@@ -68,7 +68,7 @@ class _Named(nn.Module):
 
 
 @contextlib.contextmanager
-def _quiet_exporter():
+def quiet_exporter():
     """The dynamo exporter logs about torchvision ops and deprecations that mean nothing to our users."""
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch._dynamo", "torch.export")]
     levels = [lg.level for lg in loggers]
@@ -103,7 +103,7 @@ def export_generator(generator: nn.Module, spec: ModelSpec, metadata: dict, opti
         generator = HalfPrecision(generator).eval()
     module = _Named(ToPixels(generator, spec.pixel_range) if options.uint8_output else generator).eval()
     example = torch.randn(2, spec.latent_dim)  # batch >= 2: batch 1 can pin the "dynamic" axis to 1
-    with _quiet_exporter():
+    with quiet_exporter():
         program = torch.onnx.export(
             module, (example,), dynamo=True, input_names=["z"], output_names=["images"], opset_version=options.opset,
             dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},), verbose=False)

@@ -209,3 +209,44 @@ class OnnxGenerator:
             raise RuntimeErrorForUser(f"{self.path.name} produced NaN or infinite pixels; re-export it from a "
                                       "healthy checkpoint")
         return to_uint8(out, self.info.pixel_range)
+
+
+CLASSIFIER_ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+class OnnxClassifier:
+    """The project's feature classifier for one image shape, run by ONNX Runtime (no torch): labels and
+    features of generated pictures for the dashboard (`python -m export.classifier_onnx` makes the files)."""
+
+    def __init__(self, path: str | Path):
+        import json
+
+        import onnxruntime as ort
+
+        raw = read_bounded(Path(path), MAX_ONNX_BYTES)
+        meta = {p.key: p.value for p in parse_model(raw, str(path)).metadata_props}
+        self.kind = meta.get("kind", "")
+        self.class_names = tuple(json.loads(meta.get("class_names", "[]")))
+        self.image_shape = tuple(json.loads(meta.get("image_shape", "[]")))
+        self.session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def for_shape(cls, image_shape) -> "OnnxClassifier | None":
+        """The committed classifier for images of this (C, H, W) shape, or None."""
+        for path in sorted(CLASSIFIER_ASSETS.glob("*_classifier.onnx")):
+            try:
+                found = cls(path)
+            except (UnsafeFile, RuntimeErrorForUser, OSError, ValueError):
+                continue
+            if found.image_shape == tuple(image_shape):
+                return found
+        return None
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and features of uint8 (N, H, W, C) pictures."""
+        x = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+        logits, features = self.session.run(None, {"images": x})
+        return logits, features
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.run(images)[0].argmax(axis=1)

@@ -9,8 +9,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests import synthetic  # noqa: E402
 
-# Tests never touch the network or the user's cache.
+# Tests never touch the network or the user's cache, and the dashboard lists only the runs a test makes.
 os.environ["GAN_WORKBENCH_OFFLINE"] = "1"
+os.environ["GAN_DASHBOARD_PRETRAINED"] = ""
 
 
 @pytest.fixture(autouse=True)

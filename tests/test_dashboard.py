@@ -6,6 +6,7 @@ import time
 import subprocess
 import sys
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -59,7 +60,7 @@ def test_sample_tab_grid_seed_truncation_and_keep(runs_root, monkeypatch):
     assert at.slider(key="count").max == 256  # bounded work per request
     at.button[0].click().run()  # "New seed"
     assert at.number_input(key="seed").value != 42
-    assert any(b.label == "Download grid (PNG)" for b in at.get("download_button"))
+    assert {"Download grid, enlarged (PNG)", "Download grid, native size (PNG)"} <= {b.label for b in at.get("download_button")}
     at.multiselect(key="to_keep").set_value([0, 3]).run()
     next(b for b in at.button if b.label == "Keep selected").click().run()
     assert [k["label"].split("#")[1] for k in at.session_state["kept"]] == ["0", "3"]
@@ -93,18 +94,19 @@ def test_training_tab_charts_grids_and_comparison(runs_root, monkeypatch):
     records = [json.loads(l) for l in (runs_root / "good" / "metrics.jsonl").read_text().splitlines()]
     at.slider(key="smoothing").set_value(0.0).run()
     losses, accuracy = chart_frames(at)
-    color, value = losses.columns[1], losses.columns[2]  # streamlit melts wide frames to (x, series, value)
-    assert set(losses[color]) == {"d_loss_real", "d_loss_fake", "g_loss"}
-    assert set(accuracy[color]) == {"d_acc_real", "d_acc_fake"}
-    g_loss = losses[losses[color] == "g_loss"].sort_values("step")
+    assert set(losses["series"]) == {"D loss on real", "D loss on fake", "G loss"}
+    assert set(accuracy["series"]) == {"D accuracy on real", "D accuracy on fake"}
+    g_loss = losses[losses["series"] == "G loss"].sort_values("step")
     assert g_loss["step"].tolist() == [r["step"] for r in records]
-    assert g_loss[value].tolist() == pytest.approx([r["g_loss"] for r in records])
-    assert any(c.endswith(".png") for img in at.image for c in img.captions)  # the fixed-seed grid
+    assert g_loss["value"].tolist() == pytest.approx([r["g_loss"] for r in records])
+    assert any(".png: the same 64 latent vectors" in c for img in at.image for c in img.captions)
     at.radio(key="axis").set_value("epoch").run()
     assert "epoch" in chart_frames(at)[0].columns
     at.selectbox(key="compare").set_value("other").run()
     compared = chart_frames(at)[2]
-    assert set(compared[compared.columns[1]]) == {"good g_loss", "good d_loss_real", "other g_loss", "other d_loss_real"}
+    assert "epoch" in compared.columns, "the comparison follows the x-axis choice"
+    assert set(compared["series"]) == {"good: G loss", "good: D loss on real", "other: G loss",
+                                       "other: D loss on real"}
 
 
 def test_training_tab_shows_evaluation_table(runs_root, monkeypatch):
@@ -118,7 +120,8 @@ def test_training_tab_shows_evaluation_table(runs_root, monkeypatch):
     at.sidebar.selectbox[0].set_value("other").run()
     table = at.dataframe[0].value
     assert list(table.index) == ["generator", "reference: real_train_vs_test"]
-    assert table.loc["generator", "fid"] == 12.5 and table.loc["reference: real_train_vs_test", "classes_covered"] == 10
+    assert table.loc["generator", "FID ↓"] == 12.5 and table.loc["reference: real_train_vs_test", "classes covered ↑"] == 10
+    assert any("lower is better" in c.value and "precision can read 1.0" in c.value for c in at.caption)
     (runs_root / "other" / "eval.json").write_text("{broken")
     at.run()
     assert any("eval.json is unreadable" in w.value for w in at.warning) and not at.exception
@@ -153,3 +156,38 @@ def test_dashboard_process_never_imports_torch(runs_root):
                             env={"GAN_DASHBOARD_RUNS": str(runs_root), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_new_seed_logs_no_session_state_warning(runs_root, monkeypatch, caplog):
+    at = app(runs_root, monkeypatch).run()
+    next(b for b in at.button if b.label == "New seed").click().run()
+    assert at.number_input(key="seed").value != 42 and not at.exception
+    assert not [r for r in caplog.records if "Session State API" in r.getMessage()]
+
+
+def test_long_interpolations_wrap_and_arithmetic_opens_on_one_class_per_group(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    at.slider(key="interp_steps").set_value(64).run()
+    assert "64 steps, spherical (slerp), 4 rows of 16, read left to right" in [c for i in at.image for c in i.captions]
+    # the tiny run's G is barely trained: the classifier sees one class, and the tab says so
+    assert any("classifier finds only" in i.value for i in at.info)
+    groups = [at.multiselect(key=f"group_{k}").value for k in "abc"]
+    assert all(len(g) == 3 for g in groups) and not set(groups[0]) & set(groups[1])
+
+
+def test_class_groups_take_the_three_commonest_classes():
+    from dashboard.generate_tabs import class_groups
+
+    labels = np.array([2, 2, 5, 2, 5, 7, 7, 7, 7, 1])
+    assert class_groups(labels, tuple("abcdefghij")) == [("h", [5, 6, 7]), ("c", [0, 1, 3]), ("f", [2, 4])]
+
+
+def test_shipped_generators_are_listed_beside_the_users_runs(runs_root, monkeypatch, tmp_path):
+    shipped = tmp_path / "pretrained"
+    shutil.copytree(runs_root / "good", shipped / "dcgan-book")
+    monkeypatch.setenv("GAN_DASHBOARD_PRETRAINED", str(shipped))
+    at = app(runs_root, monkeypatch)
+    at.query_params["run"] = "pretrained/dcgan-book"
+    at.run()
+    assert not at.exception and at.sidebar.selectbox[0].value == "pretrained/dcgan-book"
+    assert "pretrained/dcgan-book" in at.sidebar.selectbox[0].options and "good" in at.sidebar.selectbox[0].options

@@ -47,8 +47,11 @@ class FashionClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body((x - 0.2860) / 0.3530)  # Fashion-MNIST mean/std
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(features))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(x)))
+        return self.classify(self.features(x))
 
 
 def _conv(cin: int, cout: int, pool: bool = False) -> nn.Sequential:
@@ -88,8 +91,11 @@ class CifarClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body((x - self.mean) / self.std)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features) * 0.125  # the ResNet-9 recipe's logit scale
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)) * 0.125  # the ResNet-9 recipe's logit scale
+        return self.classify(self.features(x))
 
 
 @dataclass(frozen=True)

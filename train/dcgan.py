@@ -9,6 +9,7 @@ import argparse
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.lock import RunLock
+from core.machine import cpu
 
 from . import run_folder
 from .config import add_arguments, from_args
@@ -55,12 +56,24 @@ def main(argv: list[str] | None = None) -> int:
         if dist.main:  # every check has passed: from here on the run folder may change
             lock = _open_for_writing(trainer, resume, args.rewind)
             print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
-                  f"on {device}{f' x {dist.world} processes' if dist.enabled else ''}; run folder {run_dir}")
+                  f"on {_device_words(device)}{f' x {dist.world} processes' if dist.enabled else ''}; "
+                  f"run folder {run_dir}", flush=True)
+            if cfg.precision == "bf16" and device.type == "cpu" and not cpu().native_bf16:
+                print("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX), so --precision bf16 runs much "
+                      "slower than fp32 here (11x on a 2-core AVX2 EPYC, docs/performance.md)", flush=True)
         return trainer.fit()
     finally:
         if lock is not None:
             lock.release()
         dist.close()
+
+
+def _device_words(device) -> str:
+    if device.type == "cpu":
+        import torch
+
+        return f"the CPU ({cpu().describe()}; {torch.get_num_threads()} torch threads)"
+    return str(device)
 
 
 def _open_for_writing(trainer: Trainer, resume: run_folder.Resume | None, rewind: bool):

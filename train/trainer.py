@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import copy
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from core.errors import UserError
 from core.files import atomic_write
 from core.images import grid, png_bytes, to_uint8
+from core.progress import duration, progress
 from core.runs import LAST, METRICS, SAMPLES, grid_name, periodic_checkpoint
 from core.spec import PRESETS, ModelSpec
 
@@ -34,6 +33,8 @@ from .models import build_from_spec, check_image_batch
 from .step import Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, keras_rmsprop, train_step, update_ema
 
 SAMPLE_GRID_SIZE = 64
+ESTIMATE_AFTER_S = 15.0  # training seconds after which the run's length is estimated and said
+QUICK_LOOK_STEPS = 300
 
 
 def pick_device(name: str) -> torch.device:
@@ -189,10 +190,10 @@ class Trainer:
         run_step = StaticStep(self._step, self._draws, self.images, self.spec.pixel_range, self.local_batch,
                               self.metrics.sum, capture=self.use_graphs)
         check_image_batch(self.images[:1].float(), self.spec.image_shape, "a real batch")
-        self.bar = tqdm(total=total, initial=p.step, unit="step", dynamic_ncols=True, disable=not self.dist.main,
-                        mininterval=0.5 if sys.stderr.isatty() else 30)
+        self.bar = progress(total, p.step, unit="step", disable=not self.dist.main)
         previous_handlers = self._install_signal_handlers()
         order, order_epoch, t_mark = None, -1, time.perf_counter()
+        self.estimate_from = (p.step, t_mark)
         try:
             for step in range(p.step, total):
                 epoch, index = divmod(step, self.steps_per_epoch)
@@ -204,6 +205,8 @@ class Trainer:
                 now = time.perf_counter()
                 p.step, p.elapsed, t_mark = step + 1, p.elapsed + now - t_mark, now
                 self.bar.update(1)
+                if self.estimate_from is not None and now - self.estimate_from[1] >= ESTIMATE_AFTER_S:
+                    self._say_how_long(now)
                 stop = self._after_step(epoch)
                 if stop is not None:
                     self.bar.close()
@@ -219,6 +222,20 @@ class Trainer:
         if self.dist.main:
             print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
         return 0
+
+    def _say_how_long(self, now: float) -> None:
+        """Once, early: the speed measured so far, the time the run will take, and a quicker first look."""
+        first_step, since = self.estimate_from
+        self.estimate_from = None
+        steps_per_s = (self.progress.step - first_step) / (now - since)
+        left = (self.total_steps - self.progress.step) / steps_per_s
+        line = (f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: about {duration(left)} to step "
+                f"{self.total_steps}")
+        if left > 300 and self.progress.step < QUICK_LOOK_STEPS < self.total_steps:
+            line += (f"; for a quicker first look, stop (Ctrl-C keeps the run) and try --max-steps {QUICK_LOOK_STEPS} "
+                     f"(about {duration((QUICK_LOOK_STEPS - first_step) / steps_per_s)})")
+        if self.dist.main:
+            self.bar.write(line)
 
     def _after_step(self, epoch: int) -> int | None:
         """Everything between two steps: log, evaluate, grids, checkpoints; returns a stop signal or None."""
@@ -262,7 +279,7 @@ class Trainer:
         self.bar.set_postfix(self.postfix)
         warning = self.quick_eval.collapse_warning(result)
         if warning:
-            tqdm.write(warning)
+            self.bar.write(warning)
 
     def _batch_indices(self, order: torch.Tensor, index: int) -> torch.Tensor:
         """This rank's slice of global batch `index` in an epoch's order (indices into the dataset)."""
