@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# The whole loop on a fresh machine, no flags: install, get Fashion-MNIST, train a quick
-# DCGAN (1 epoch: a few minutes on a 2-core CPU, seconds on a GPU), export it to ONNX,
-# and open the dashboard on http://localhost:8501.
+# The whole loop on a fresh machine, no flags needed: install, get Fashion-MNIST, train a quick
+# DCGAN (1 epoch: a few minutes on a 2-core CPU, seconds on a GPU), export it to ONNX, and open
+# the dashboard on http://localhost:8501.
+#
+#   ./quickstart.sh                       the default quick run
+#   ./quickstart.sh --max-steps 300       a faster first look (about a minute on 2 cores)
+#   ./quickstart.sh --data-dir DIR        Fashion-MNIST's four .gz files are in DIR
+#   ./quickstart.sh --model mlp           any flag of python -m train.dcgan is passed on
 set -euo pipefail
 cd "$(dirname "$0")"
 
 python3 -m venv .venv
 . .venv/bin/activate
+echo "Installing the Python packages (requirements.txt) ..."
 pip install -q -r requirements.txt
 
-# Fashion-MNIST: known folders first, then Debian's package, then the canonical download.
-if ! python -m train.data fashion-mnist --offline 2>/dev/null; then
-  if command -v apt-get >/dev/null 2>&1; then
+# The data step sees the same flags as training, so --data-dir and --model/--dataset mean the same there.
+wants_fashion_mnist() {
+  case " $* " in
+    *" --data-dir "*|*" --model frog "*|*" --dataset cifar10 "*|*" --dataset folder "*) return 1 ;;
+  esac
+  return 0
+}
+if ! python -m train.data --offline "$@"; then
+  echo "(not on this machine yet; looking further)"
+  if wants_fashion_mnist "$@" && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    echo "Installing Debian's dataset-fashion-mnist package ..."
-    ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist) \
-      >/dev/null 2>&1 || echo "(apt could not install dataset-fashion-mnist; trying the download)"
+    echo "Installing Debian's dataset-fashion-mnist package with apt-get ..."
+    apt_log=$(mktemp)
+    if ! ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist) \
+        >"$apt_log" 2>&1; then
+      echo "apt-get could not install it: $(grep -v '^\s*$' "$apt_log" | tail -n 1)"
+    fi
+    rm -f "$apt_log"
   fi
-  python -m train.data fashion-mnist
+  python -m train.data "$@"  # finds what apt installed, or downloads (MD5-checked), or says how to get the data
 fi
 
 python -m train.dcgan "$@"

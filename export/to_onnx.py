@@ -16,6 +16,7 @@ import torch
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.files import atomic_write, remove_stale_temps
+from core.runs import locate
 from train import checkpoint
 
 from .onnx_export import ExportOptions, export_generator, parity, tolerance
@@ -82,8 +83,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.opset < 18:
         raise UserError(f"--opset {args.opset} is too old for the exporter; use 18 or newer")
-    source = Path(args.source) if args.source else checkpoint.newest_run(args.runs)
-    ckpt_path = checkpoint.resolve(source)
+    ckpt_path = locate(args.source, Path(args.runs), command="python -m export.to_onnx").checkpoint
     state = checkpoint.load(ckpt_path)
     spec = checkpoint.spec_of(state)
     generator, ema = checkpoint.build_generators(state)

@@ -32,6 +32,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Served:
+    """The running dashboard: its address, and what the server has logged so far."""
+
+    def __init__(self, url: str, log):
+        self.url, self._log = url, log
+
+    def log(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
+
+
 @pytest.fixture
 def served_dashboard(own_run, tmp_path):
     root = os.environ.get("DASHBOARD_RUNS")
@@ -39,10 +51,11 @@ def served_dashboard(own_run, tmp_path):
         assert export_main([str(own_run)]) == 0
         root = own_run.parent
     port = free_port()
+    log = open(tmp_path / "streamlit.log", "w+")  # a file, not a pipe nobody reads (it would fill and stall)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--", "--runs", str(root)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--", "--runs", str(root)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -53,7 +66,7 @@ def served_dashboard(own_run, tmp_path):
                 time.sleep(0.5)
         else:
             pytest.fail("streamlit did not start within 60 s")
-        yield url
+        yield Served(url, log)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -65,7 +78,7 @@ def test_tabs_render_images_without_errors(served_dashboard):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(served_dashboard, wait_until="domcontentloaded")
+        page.goto(served_dashboard.url, wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)
         for tab in TABS:
             page.get_by_role("tab", name=tab).click()
@@ -83,4 +96,48 @@ def test_tabs_render_images_without_errors(served_dashboard):
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shots / f"dashboard-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+        browser.close()
+
+
+def wait_for_rerun(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+    page.wait_for_timeout(300)
+
+
+def test_fixed_layouts_in_a_real_browser(served_dashboard):
+    """The first-hour fixes, as a user sees them: wrapped strip, titled axes, enlarged grid, a quiet New seed."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(served_dashboard.url, wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)
+        wait_for_rerun(page)
+
+        page.get_by_role("button", name="New seed").click()
+        wait_for_rerun(page)
+        assert "Session State API" not in served_dashboard.log(), "New seed must not log a widget warning"
+
+        page.get_by_role("tab", name="Interpolate").click()
+        panel = page.locator('[role="tabpanel"]:visible')
+        steps = panel.get_by_role("slider", name="Steps")
+        steps.focus()
+        steps.press("End")  # the most steps the tab offers: 64
+        wait_for_rerun(page)
+        assert steps.get_attribute("aria-valuetext") == "64"
+        strip = panel.locator('[data-testid="stImage"] img').first
+        ratio = strip.evaluate("i => i.naturalWidth / i.naturalHeight")
+        assert ratio < 8, f"a 64-step strip must wrap into rows (width/height {ratio:.1f}, one row would be ~60)"
+
+        page.get_by_role("tab", name="Training").click()
+        panel = page.locator('[role="tabpanel"]:visible')
+        panel.locator('[data-testid="stVegaLiteChart"] svg').first.wait_for(timeout=30_000)
+        texts = panel.locator('[data-testid="stVegaLiteChart"] text').all_text_contents()
+        assert "training step (one batch each)" in texts and "binary cross-entropy (nats)" in texts
+        assert "D loss on real" in texts and "d_loss_real" not in texts, "legends show names, not columns"
+        grid = panel.locator('[data-testid="stImage"] img').first
+        grid.wait_for(timeout=30_000)
+        assert grid.evaluate("i => i.naturalWidth") >= 480, "the fixed-seed grid is shown enlarged"
+        assert page.locator('[data-testid="stException"]').count() == 0
         browser.close()

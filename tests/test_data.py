@@ -59,3 +59,30 @@ def test_folder_dataset_resizes_and_labels_by_subfolder(tmp_path):
 def test_shape_mismatch_between_dataset_and_model(fashion_dir):
     with pytest.raises(UserError, match="pick the matching --model"):
         data.load("fashion-mnist", "train", fashion_dir, image_shape=(3, 32, 32))
+
+
+def test_data_cli_takes_the_training_commands_flags(fashion_dir, tmp_path, capsys):
+    """./quickstart.sh passes its flags to the data step too: --data-dir and --model mean what they mean there."""
+    assert data.main(["--offline", "--data-dir", str(fashion_dir), "--max-steps", "300", "--ema", "0.9"]) == 0
+    assert f"fashion-mnist: 128 training images in {fashion_dir}" in capsys.readouterr().out
+    folder = synthetic.image_folder(tmp_path / "img")
+    assert data.main(["--model", "frog", "--dataset", "folder", "--data-dir", str(folder), "--offline"]) == 0
+    assert "folder: 24 training images" in capsys.readouterr().out
+    assert data.main(["--offline", "--data-dir", str(tmp_path / "none")]) == 2
+    assert "not found in" in capsys.readouterr().err
+
+
+def test_a_python_without_the_packages_gets_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    import venv
+
+    from tests.conftest import ROOT
+
+    venv.create(tmp_path / "bare", with_pip=False)  # what a shell without the project's environment has
+    for module in ("train.dcgan", "export.to_onnx"):
+        done = subprocess.run([str(tmp_path / "bare" / "bin" / "python"), "-m", module, "--help"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "not installed in this Python" in lines[0] and ". .venv/bin/activate" in lines[0]

@@ -1,4 +1,9 @@
 """Training side of the GAN workbench: models, data, checkpoints and the training loop.
 
-Nothing here runs at import time, and this package never imports `export` or `dashboard`.
+This package never imports `export` or `dashboard`. The one thing it does at import time is
+check that its packages are installed, so that a shell without the project's environment gets
+one line saying so instead of a traceback.
 """
+from core.environment import require
+
+require("torch", "numpy", "PIL", "tqdm")

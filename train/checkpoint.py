@@ -15,7 +15,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.files import atomic_write, fsync_dir
-from core.runs import LAST, newest_run as _newest_run
+from core.runs import LAST
 from core.spec import ModelSpec, SpecError
 
 from .models import build_from_spec
@@ -92,10 +92,3 @@ def resolve(path: str | Path) -> Path:
         return path / LAST
     return path
 
-
-def newest_run(root: str | Path) -> Path:
-    """The run under root with the newest last.pt; none is a one-sentence UserError."""
-    run = _newest_run(Path(root))
-    if run is None:
-        raise UserError(f"no runs found under {root}/; train one first with: python -m train.dcgan")
-    return run

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -224,18 +225,26 @@ def _load_folder(root: Path, split: str, image_shape: tuple[int, int, int]) -> I
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    """`python -m train.data [fashion-mnist|cifar10] [--data-dir D] [--offline]`: find (or fetch) a dataset."""
+    """Find (or fetch) the dataset a training command would use; extra training flags are ignored."""
+    from core.spec import PRESETS
 
-    parser = ArgumentParser(prog="python -m train.data",
-                                     description="Find a dataset in the known folders, else download and cache it.")
-    parser.add_argument("dataset", choices=("fashion-mnist", "cifar10"), nargs="?", default="fashion-mnist")
+    parser = ArgumentParser(prog="python -m train.data [fashion-mnist|cifar10|folder]", description="Find a dataset "
+                            "in the known folders, else download and cache it. Takes the dataset's name, or the flags "
+                            "of a training command "
+                            "(--model, --dataset, --data-dir), so ./quickstart.sh can check what it will train on.")
+    parser.add_argument("--model", choices=tuple(PRESETS), default="dcgan")
+    parser.add_argument("--dataset", choices=DATASETS)
     parser.add_argument("--data-dir", help="look only in this folder")
     parser.add_argument("--offline", action="store_true", help="do not download, only look")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    named = argv.pop(0) if argv and argv[0] in DATASETS else None  # `python -m train.data cifar10`
+    args, _training_flags = parser.parse_known_args(argv)
     if args.offline:
         os.environ["GAN_WORKBENCH_OFFLINE"] = "1"
-    found = load(args.dataset, "train", args.data_dir)
-    print(f"{args.dataset}: {len(found)} training images in {found.source}")
+    preset = PRESETS[args.model]
+    name = named or args.dataset or preset.dataset
+    found = load(name, "train", args.data_dir, image_shape=preset.image_shape if name == "folder" else None)
+    print(f"{name}: {len(found)} training images in {found.source}")
     return 0
 
 

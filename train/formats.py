@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from core.errors import UserError
 from core.images import MAX_DECODED_PIXELS
+from core.progress import progress
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -128,7 +128,10 @@ def read_folder(base: Path, image_shape: tuple[int, int, int]) -> tuple[np.ndarr
     class_index = {c: i for i, c in enumerate(class_names)}
     images = np.empty((len(files), height, width, channels), dtype=np.uint8)
     labels = []
-    for i, path in enumerate(tqdm(files, desc=f"load {base}", unit="img", disable=len(files) < 500)):
+    bar = progress(len(files), desc=f"load {base}", unit="img", disable=len(files) < 500, interval=10)
+    for i, path in enumerate(files):
         images[i] = read_image(path, mode, (width, height))
         labels.append(class_index[path.parent.relative_to(base).as_posix()])
+        bar.update(1)
+    bar.close()
     return images, labels, class_names

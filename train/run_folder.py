@@ -19,7 +19,7 @@ import torch
 from core.errors import UserError
 from core.files import atomic_write, remove_stale_temps
 from core.lock import RunLock
-from core.runs import CONFIG, LAST, LOCK, METRICS, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, valid_run_name
+from core.runs import CONFIG, LAST, LOCK, METRICS, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, locate, valid_run_name
 
 from . import checkpoint
 from .config import SCHEDULE_FIELDS, TrainConfig, flag
@@ -87,7 +87,7 @@ def write_config(run_dir: Path, cfg: TrainConfig, spec, steps_per_epoch: int, da
 def find_resume(target: str, given: dict) -> Resume:
     """Read what a resume needs (nothing in the folder changes here)."""
     out = Path(given.get("out", TrainConfig.out))
-    path = checkpoint.newest_run(out) if target == "latest" else Path(target)
+    path = locate(None, out, command="--resume").run_dir if target == "latest" else Path(target)
     run_dir = path if path.is_dir() else path.parent
     if path.is_dir() and not (path / LAST).exists() and (path / CONFIG).is_file():
         try:
