@@ -18,6 +18,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only dashboard/ on the path
 
 from core.runs import Run, discover, safe_child  # noqa: E402
+from dashboard.explore_tabs import directions_tab, memorisation_tab, project_tab  # noqa: E402
 from dashboard.generate_tabs import arithmetic_tab, interpolate_tab, sample_tab  # noqa: E402
 from dashboard.training_tab import training_tab  # noqa: E402
 from dashboard.ui import GenerationFailed, load_generator  # noqa: E402
@@ -107,8 +108,10 @@ def main() -> None:
     run = pick_run(runs)
     gen = pick_model(run)
     status = st.sidebar.empty()
-    tabs = st.tabs(["Sample", "Interpolate", "Latent arithmetic", "Training"])
-    for tab, body in zip(tabs[:3], (sample_tab, interpolate_tab, arithmetic_tab)):
+    tabs = st.tabs(["Sample", "Interpolate", "Latent arithmetic", "Directions", "Project", "Training",
+                    "Memorisation"])
+    bodies = (sample_tab, interpolate_tab, arithmetic_tab, lambda g: directions_tab(g, run), lambda g: project_tab(g, run))
+    for tab, body in zip(tabs[:5], bodies):
         with tab:
             if gen is None:
                 st.error(f"{run.name} has no usable ONNX generator; see the sidebar.")
@@ -117,8 +120,10 @@ def main() -> None:
                     body(gen)
                 except GenerationFailed:
                     pass  # the tab has shown why
-    with tabs[3]:
+    with tabs[5]:
         training_tab(run, [r for _, r in runs])
+    with tabs[6]:
+        memorisation_tab(run, gen.info.metadata.get("weights", "generator") if gen is not None else "generator")
     if gen is not None:
         status.markdown(f"**Provider:** {gen.provider.replace('ExecutionProvider', '')}  \n"
                         f"**Last generation:** {st.session_state.get('latency_ms', 0.0):.1f} ms")

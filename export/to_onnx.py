@@ -19,6 +19,7 @@ from core.files import atomic_write, remove_stale_temps
 from core.runs import locate
 from train import checkpoint
 
+from .explorer import Explorer, explore_name
 from .onnx_export import ExportOptions, export_generator, parity, tolerance
 from .runtime import cuda_usable, pick_providers, read_metadata
 
@@ -46,6 +47,8 @@ def parse_args(argv):
                         "BatchNorm, ConvTranspose) as they are instead of as the one equivalent, cheaper matrix")
     parser.add_argument("--output-range", choices=("model", "0-255"), default="model",
                         help="model: G's own output range (default); 0-255: uint8 pixels from the graph")
+    parser.add_argument("--no-explore", action="store_true", help="skip the latent-space directions and projection "
+                        "examples stored beside the model (<model>.explore.npz) for the dashboard and export.generate")
     return parser.parse_args(argv)
 
 
@@ -98,11 +101,17 @@ def main(argv=None) -> int:
     targets = output_paths(ckpt_path.parent, args, ema is not None)
     check_targets(targets)
     bound = tolerance(options)
+    explorer = None if args.no_explore else Explorer(state, spec)
     for kind, module in (("generator", generator), ("generator_ema", ema)):
         if module is None:
             continue
         print(f"exporting {kind} of {ckpt_path} (step {state['step']}) ...", flush=True)
-        model_bytes = export_generator(module, spec, {**metadata, "weights": kind}, options)
+        extra, explore_bytes = {"weights": kind}, None
+        if explorer is not None:
+            explore_bytes, digest, summary = explorer.run(module)
+            extra.update(explore=explore_name(targets[kind]), explore_sha256=digest)
+            print(f"  {summary}")
+        model_bytes = export_generator(module, spec, {**metadata, **extra}, options)
         folded = read_metadata(model_bytes, kind)["folded_layers"]
         if folded != "none":
             print(f"  folded {folded} into one equivalent matrix (--no-fold keeps them)")
@@ -115,8 +124,11 @@ def main(argv=None) -> int:
                 what = "non-finite (NaN/inf) images" if proof.worst == float("inf") else f"{proof.worst:.3g}"
                 raise UserError(f"ONNX Runtime output differs from PyTorch ({what}; bound {bound:g}) on "
                                 f"{proof.provider}; nothing was written")
+        if explore_bytes is not None:
+            atomic_write(targets[kind].with_name(explore_name(targets[kind])), explore_bytes)
         atomic_write(targets[kind], model_bytes)
-        print(f"  wrote {targets[kind]} ({len(model_bytes) / 1e6:.1f} MB)")
+        print(f"  wrote {targets[kind]} ({len(model_bytes) / 1e6:.1f} MB)" +
+              (f" and {explore_name(targets[kind])}" if explore_bytes is not None else ""))
     return 0
 
 

@@ -191,3 +191,53 @@ def test_shipped_generators_are_listed_beside_the_users_runs(runs_root, monkeypa
     at.run()
     assert not at.exception and at.sidebar.selectbox[0].value == "pretrained/dcgan-book"
     assert "pretrained/dcgan-book" in at.sidebar.selectbox[0].options and "good" in at.sidebar.selectbox[0].options
+
+
+def test_directions_tab_combines_and_sweeps_directions(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    assert not at.exception
+    captions = [c for i in at.image for c in i.captions]
+    assert "seed 0, then moved along the chosen directions" in captions
+    assert any(": strengths -4 … +4 left to right (" in c for c in captions)
+    chosen = at.multiselect(key="dir_chosen").value
+    assert chosen and all(n.startswith(("sefa", "ganspace", "towards")) for n in chosen)
+    at.slider(key=f"dir_s_{chosen[0]}").set_value(2.0).run()
+    at.button(key="dir_keep").click().run()
+    assert at.session_state["kept"][-1]["label"] == "seed 0 moved" and not at.exception
+
+
+def test_a_stale_explore_file_is_refused(runs_root, monkeypatch, tmp_path):
+    stale = tmp_path / "runs"
+    shutil.copytree(runs_root / "good", stale / "stale")
+    npz = stale / "stale" / "generator.explore.npz"
+    npz.write_bytes(npz.read_bytes() + b"\0")  # any change: the model's recorded checksum no longer fits
+    at = app(stale, monkeypatch).run()
+    assert not at.exception
+    assert any("does not belong to generator.onnx" in i.value for i in at.info)
+
+
+def test_project_tab_finds_a_latent_for_a_test_image_and_keeps_it(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    at.radio(key="proj_src").set_value("a test image of this run's data").run()
+    at.number_input(key="proj_index").set_value(3).run()
+    at.button(key="proj_go").click().run()
+    assert not at.exception
+    assert any(m.value.startswith("Distance **") for m in at.markdown)
+    assert "test image 3 (left) and G's nearest image (right)" in [c for i in at.image for c in i.captions]
+    at.button(key="proj_keep").click().run()
+    assert at.session_state["kept"][-1]["label"] == "projected test image 3"
+
+
+def test_memorisation_tab_pairs_samples_with_nearest_training_images(runs_root, monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "good", root / "mem")
+    images = np.zeros((4, 28, 28, 1), np.uint8)
+    np.savez(root / "mem" / "nearest.npz", **{"generator/samples": images, "generator/neighbours": images,
+                                              "generator/distances": np.array([0.1, 2.0, 3.0, 0.2], np.float32),
+                                              "generator/threshold": np.array(0.5)})
+    at = app(root, monkeypatch).run()
+    assert not at.exception
+    assert any("counts as a near-copy: 2 of 4 here" in c.value for c in at.caption)
+    (root / "mem" / "nearest.npz").write_bytes(b"PK broken")
+    at.run()
+    assert not at.exception and any("nearest.npz is unreadable" in w.value for w in at.warning)

@@ -74,7 +74,6 @@ def test_data_cli_takes_the_training_commands_flags(fashion_dir, tmp_path, capsy
 
 def test_a_python_without_the_packages_gets_one_line_not_a_traceback(tmp_path):
     import subprocess
-    import sys
     import venv
 
     from tests.conftest import ROOT

@@ -1,0 +1,171 @@
+"""What a generator's latent space holds, computed from the PyTorch weights at export time.
+
+The dashboard and `export.generate` are torch-free, so everything that needs G's weights or the
+project's classifier is computed here and stored beside the ONNX model as `<model>.explore.npz`
+(named and hashed in the model's metadata, so a stale or foreign file is refused):
+
+- **SeFa** (Shen & Zhou 2021): where G starts with an affine map A of z, the eigenvectors of AᵀA
+  with the largest eigenvalues are the directions that change A's output most. The DCGAN's
+  Dense → BatchNorm → ConvTranspose prefix is affine, and the export fold already computes it as
+  one matrix, so SeFa is exact there.
+- **GANSpace** (Härkönen et al. 2020) where it is not: the `mlp` and `frog` generators apply a
+  nonlinearity right after their first Dense layer, so SeFa on that layer's weight would ignore
+  what the SELU/LeakyReLU does. We take PCA of the first layer's *activations* over many z and
+  regress z onto the principal coordinates: the regression weights are the latent directions.
+- **Class directions**, where a project classifier knows the data: label samples with it and take
+  each class's mean z minus the overall mean (z is isotropic Gaussian, so this is the linear
+  direction that best separates the class), normalised.
+
+Each direction is measured, not just indexed: moving base latents along it, how the classifier's
+class shares and the pixels change.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.spec import ModelSpec
+
+from .fold import AFFINE, fold_affine_prefix
+
+DIRECTIONS = 8  # unsupervised directions kept
+MEASURE_STRENGTH = 3.0  # latent units moved to measure a direction's effect
+Labeller = Callable[[torch.Tensor], torch.Tensor]  # images in [0, 1] -> class probabilities (N, K)
+
+
+def sefa(weight: torch.Tensor, count: int = DIRECTIONS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top eigenvectors (rows, orthonormal) and eigenvalues of AᵀA for A = weight (out, latent)."""
+    a = weight.double()
+    values, vectors = torch.linalg.eigh(a.T @ a)  # ascending
+    order = values.argsort(descending=True)[:count]
+    return vectors[:, order].T.float(), values[order].float()
+
+
+def first_block(generator: nn.Sequential) -> nn.Sequential:
+    """G's layers up to and including its first nonlinearity."""
+    layers = list(generator)
+    end = next(i for i, layer in enumerate(layers) if not isinstance(layer, AFFINE))
+    return nn.Sequential(*layers[: end + 1])
+
+
+@torch.no_grad()
+def ganspace(generator: nn.Sequential, latent_dim: int, count: int = DIRECTIONS, samples: int = 8192,
+             seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latent directions (rows, unit length) of the top principal components of the first layer's
+    activations, and the share of the activations' variance each component explains."""
+    z = torch.randn(samples, latent_dim, generator=torch.Generator().manual_seed(seed))
+    y = first_block(generator.eval())(z).reshape(samples, -1).double()
+    y = y - y.mean(0)
+    _, s, vh = torch.linalg.svd(y, full_matrices=False)
+    coords = y @ vh[:count].T                                       # (N, count) principal coordinates
+    weights = torch.linalg.lstsq(z.double(), coords).solution.T    # (count, latent): z -> coordinates
+    directions = weights / weights.norm(dim=1, keepdim=True)
+    explained = (s[:count] ** 2) / (s ** 2).sum()
+    return directions.float(), explained.float()
+
+
+@torch.no_grad()
+def generate_unit(generator: nn.Module, z: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    lo, hi = spec.pixel_range
+    out = torch.cat([generator(part) for part in z.split(512)])
+    return ((out.float() - lo) / (hi - lo)).clamp(0, 1)
+
+
+@torch.no_grad()
+def class_directions(generator: nn.Module, spec: ModelSpec, labeller: Labeller, class_names: tuple[str, ...],
+                     samples: int = 4096, seed: int = 1, min_share: float = 0.01) -> tuple[torch.Tensor, list[str]]:
+    """Unit directions towards each class that at least `min_share` (and not all) of the samples fall in."""
+    z = torch.randn(samples, spec.latent_dim, generator=torch.Generator().manual_seed(seed))
+    labels = labeller(generate_unit(generator, z, spec)).argmax(1)
+    centre = z.mean(0)
+    vectors, names = [], []
+    for c, name in enumerate(class_names):
+        members = labels == c
+        if min_share <= members.float().mean() <= 1 - min_share and members.sum() >= 8:
+            v = z[members].mean(0) - centre
+            vectors.append(v / v.norm())
+            names.append(name)
+    return (torch.stack(vectors) if vectors else torch.zeros(0, spec.latent_dim)), names
+
+
+@torch.no_grad()
+def measure(generator: nn.Module, spec: ModelSpec, vectors: torch.Tensor, labeller: Labeller | None,
+            class_names: tuple[str, ...], strength: float = MEASURE_STRENGTH, bases: int = 256,
+            seed: int = 2) -> list[dict]:
+    """For each direction: the mean absolute pixel change (0-1 scale) and the class shares' changes when
+    `bases` latents move by ±strength along it."""
+    z = torch.randn(bases, spec.latent_dim, generator=torch.Generator().manual_seed(seed))
+    results = []
+    for v in vectors:
+        minus, plus = generate_unit(generator, z - strength * v, spec), generate_unit(generator, z + strength * v, spec)
+        effect = {"pixel_change": float((plus - minus).abs().mean())}
+        if labeller is not None:
+            shift = (labeller(plus).mean(0) - labeller(minus).mean(0)).tolist()
+            effect["class_shift"] = dict(zip(class_names, shift))
+        results.append(effect)
+    return results
+
+
+def describe(effect: dict) -> str:
+    """'Sneaker +41%, Sandal −23% · pixels 0.12': the effect of moving from − to + along a direction."""
+    shift = effect.get("class_shift", {})
+    top = sorted(shift.items(), key=lambda kv: -abs(kv[1]))[:2]
+    parts = [f"{name} {'+' if value >= 0 else '−'}{abs(value) * 100:.0f}%" for name, value in top if abs(value) >= 0.01]
+    return ", ".join(parts + [f"pixels {effect['pixel_change']:.2f}"])
+
+
+@torch.no_grad()
+def images_affordable(generator: nn.Module, spec: ModelSpec, seconds: float) -> int:
+    """How many images G makes in `seconds` here (the frog G is ~400x the DCGAN's work per image)."""
+    z = torch.randn(32, spec.latent_dim)
+    generator(z[:2])
+    start = time.perf_counter()
+    generator(z)
+    return max(64, int(seconds / ((time.perf_counter() - start) / 32)))
+
+
+def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = None,
+            class_names: tuple[str, ...] = (), test_images: np.ndarray | None = None,
+            seconds: float = 20.0) -> dict[str, np.ndarray]:
+    """Everything the explorer needs, as arrays for `<model>.explore.npz`, in about `seconds` of G's time."""
+    generator = generator.eval()
+    budget = images_affordable(generator, spec, seconds)
+    folded, names = fold_affine_prefix(generator, spec.latent_dim)
+    if names:
+        vectors, scores = sefa(folded[0].weight.detach(), DIRECTIONS)
+        kind = "sefa"
+    else:
+        vectors, scores = ganspace(generator, spec.latent_dim, DIRECTIONS)
+        kind = "ganspace"
+    labels = [f"{kind} {i + 1}" for i in range(len(vectors))]
+    kinds = [kind] * len(vectors)
+    if labeller is not None:
+        towards, classes = class_directions(generator, spec, labeller, class_names,
+                                            samples=int(min(4096, max(256, budget // 2))))
+        vectors = torch.cat([vectors, towards])
+        labels += [f"towards {name}" for name in classes]
+        kinds += ["class"] * len(classes)
+        scores = torch.cat([scores, torch.zeros(len(classes))])
+    bases = int(min(256, max(8, budget // (4 * max(1, len(vectors))))))
+    effects = measure(generator, spec, vectors, labeller, class_names, bases=bases)
+    images = test_images if test_images is not None else np.zeros((0, spec.image_shape[1], spec.image_shape[2],
+                                                                       spec.image_shape[0]), np.uint8)
+    return {"vectors": vectors.numpy().astype(np.float32), "names": np.array(labels, dtype=str),
+            "kinds": np.array(kinds, dtype=str), "scores": scores.numpy().astype(np.float32),
+            "effects": np.array([describe(e) for e in effects], dtype=str),
+            "pixel_change": np.array([e["pixel_change"] for e in effects], np.float32),
+            "test_images": images.astype(np.uint8)}
+
+
+def to_bytes(arrays: dict[str, np.ndarray]) -> tuple[bytes, str]:
+    """The npz file's bytes and their SHA-256 (which the ONNX metadata records)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    raw = buffer.getvalue()
+    return raw, hashlib.sha256(raw).hexdigest()
