@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import time
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from core.machine import cpu
 from core.runs import LOSS_METRICS
 from core.spec import PRESETS
 from train.dropout import Dropout
@@ -137,12 +137,14 @@ def check_parity(name, device, opts: StepOptions, steps: int = 5) -> float:
     return worst
 
 
-def eager_runner(name, batch, device):
-    """`run(steps)` for the eager port, fed by a DataLoader as such ports are."""
+def eager_runner(name, batch, device, images_u8: torch.Tensor | None = None):
+    """`run(steps)` for the eager port, fed by a DataLoader as such ports are; `run.generator` is its G.
+    Trains on `images_u8` (uint8, N×C×H×W) when given, else on random pixels."""
     preset = PRESETS[name]
     g, d = (m.to(device) for m in build(name))
     step = EagerBookStep(g, d, preset, our_options(preset))
-    images = scale(fake_dataset(preset, max(4096, 4 * batch), device), preset)
+    images = scale(fake_dataset(preset, max(4096, 4 * batch), device) if images_u8 is None else images_u8.to(device),
+                   preset)
     loader = DataLoader(TensorDataset(images), batch_size=batch, shuffle=True, drop_last=True)
     noise_gen = torch.Generator(device=device).manual_seed(0)
     batches = (b for _ in iter(int, 1) for (b,) in loader)
@@ -150,18 +152,20 @@ def eager_runner(name, batch, device):
     def run(steps: int) -> None:
         for _ in range(steps):
             step(next(batches), noise_gen)
+    run.generator = g
     return run
 
 
-def our_runner(name, batch, device, opts: StepOptions):
+def our_runner(name, batch, device, opts: StepOptions, images_u8: torch.Tensor | None = None):
     """`run(steps)` for the trainer's own step runner: static buffers, one CUDA graph per step on GPUs,
-    metrics summed on the device and read every 50 steps."""
+    metrics summed on the device and read every 50 steps; `run.generator` is its G. Trains on
+    `images_u8` when given, else on random pixels."""
     preset = PRESETS[name]
     g, d = our_models(name, device, opts)
     graphs = device.type == "cuda"
     opt_g, opt_d = keras_rmsprop(g.parameters(), preset.lr_g, graphs), keras_rmsprop(d.parameters(), preset.lr_d, graphs)
     noise_gen = torch.Generator(device=device).manual_seed(0)
-    images = fake_dataset(preset, max(4096, 4 * batch), device)
+    images = fake_dataset(preset, max(4096, 4 * batch), device) if images_u8 is None else images_u8.to(device)
     total = torch.zeros(len(LOSS_METRICS), device=device)
     step = StaticStep(lambda real, draws: train_step(Nets(g, d), opt_g, opt_d, real, preset.latent_dim, noise_gen,
                                                      opts, draws=draws),
@@ -182,7 +186,15 @@ def our_runner(name, batch, device, opts: StepOptions):
             state["n"] += 1
             if state["n"] % 50 == 0:
                 total.tolist()  # the trainer's one read per logging window
+    run.generator = g
     return run
+
+
+def describe_device(device: torch.device) -> str:
+    """The line every speed figure is printed under: the GPU, or the CPU with its instruction set."""
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"{cpu().describe()}; {torch.get_num_threads()} torch threads"
+    return f"device: {device} ({where}), torch {torch.__version__}"
 
 
 def time_side_by_side(runners, batch, device, seconds: float, blocks: int = 8) -> list[float]:
@@ -221,9 +233,7 @@ def main(argv=None) -> int:
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     batches = [int(b) for b in (args.batches or ("32,1024" if device.type == "cuda" else "32,256")).split(",")]
     labels = args.options.split(",")  # e.g. "bf16+cl": precision, then "+cl" for channels last
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    print(f"device: {device} ({where}), torch {torch.__version__}")
+    print(describe_device(device))
     print(f"{'preset':>6} {'batch':>6} {'ours':>8} | {'eager img/s':>12} | {'ours img/s':>11} | {'speed-up':>8} | "
           f"loss parity")
     for name in args.presets.split(","):

@@ -2,10 +2,16 @@
 # The remedies experiment of docs/experiments.md: the book DCGAN on Fashion-MNIST, plain and with
 # each remedy, same seeds and budget, CPU-sized. Re-run with: bash docs/remedies.sh
 # then: python -m benchmarks.remedies_report checkpoints/remedies
+# The long version of docs/results.md (5 epochs, 2 seeds, bf16 autocast to fit the session):
+#   STEPS=9375 SEEDS="1 2" NAMES="ema label-smoothing minibatch-std replay" EXTRA="--precision bf16" \
+#     EVAL_EVERY=1875 OUT=checkpoints/remedies-5ep bash docs/remedies.sh
+# (the "ema" runs also give the plain recipe: EMA never touches training, so their raw G is the plain run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-1200}
 SEEDS=${SEEDS:-"1 2 3"}
+OUT=${OUT:-checkpoints/remedies}
+EVAL_EVERY=${EVAL_EVERY:-200}
 declare -A REMEDY=(
   [plain]=""
   [label-smoothing]="--label-smoothing 0.1"
@@ -16,11 +22,11 @@ declare -A REMEDY=(
 )
 for seed in $SEEDS; do
   for name in ${NAMES:-plain label-smoothing replay minibatch-std ema ema-0.99}; do
-    run="checkpoints/remedies/$name-s$seed"
+    run="$OUT/$name-s$seed"
     [ -f "$run/eval.json" ] && continue
     rm -rf "$run"
-    python -m train.dcgan --out checkpoints/remedies --name "$name-s$seed" --seed "$seed" --max-steps "$STEPS" \
-      --eval-every 200 --eval-samples 2000 --checkpoint-every 0 ${REMEDY[$name]}
+    python -m train.dcgan --out "$OUT" --name "$name-s$seed" --seed "$seed" --epochs 50 --max-steps "$STEPS" \
+      --eval-every "$EVAL_EVERY" --eval-samples 2000 --checkpoint-every 0 ${REMEDY[$name]} ${EXTRA:-}
     python -m train.evaluate "$run" --samples 5000 --no-reference
   done
 done

@@ -4,7 +4,8 @@ check holds, and both scripts run end to end (tiny sizes; their timings are not 
 import torch
 from torch import nn
 
-from benchmarks import inference, train_speed
+from benchmarks import inference, time_to_quality, train_speed
+from core.machine import Cpu
 from train.dropout import Dropout
 from core.spec import PRESETS
 from train.models import build
@@ -33,3 +34,34 @@ def test_inference_benchmark_runs(capsys):
     assert inference.main(["--batches", "1,4", "--repeats", "4"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 2 and all(row.rstrip().endswith("x") for row in rows)
+
+
+def test_time_to_quality_reports_each_setting_against_the_eager_port(fashion_dir, capsys):
+    # Any FID meets a huge target at the first scoring: every setting reports a time and a ratio.
+    assert time_to_quality.main(["--target-fid", "1e9", "--minutes", "5", "--eval-every", "2",
+                                 "--data-dir", str(fashion_dir)]) == 0
+    rows = {line.split("|")[0].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("|") == 4}
+    assert {"eager", "default", "fastest"} <= set(rows)
+    assert rows["eager"].rstrip().endswith("1.00x") and all("yes" in rows[s] for s in ("eager", "default", "fastest"))
+
+
+def test_time_to_quality_says_when_a_target_is_not_reached(fashion_dir, capsys):
+    assert time_to_quality.main(["--target-fid", "-1", "--minutes", "0.0001", "--eval-every", "2",
+                                 "--settings", "default", "--data-dir", str(fashion_dir)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("default |"))
+    assert row.split("|")[1].strip() == "no" and "best FID" in row and "torch threads" in out
+
+
+def test_fastest_setting_uses_bf16_only_on_cpus_with_native_bf16(monkeypatch):
+    preset = PRESETS["dcgan"]
+    for flags, expected in [({"avx512f", "avx512_bf16"}, ("bf16", False)), ({"avx2"}, ("fp32", True))]:
+        monkeypatch.setattr(time_to_quality, "cpu", lambda flags=flags: Cpu("test CPU", 2, frozenset(flags)))
+        opts = time_to_quality.fastest_options(preset)
+        assert (opts.precision, opts.channels_last) == expected
+
+
+def test_time_to_quality_refuses_an_unknown_setting(fashion_dir, capsys):
+    assert time_to_quality.main(["--target-fid", "50", "--settings", "turbo", "--data-dir", str(fashion_dir)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown setting 'turbo'") and "\n" not in err
