@@ -39,8 +39,8 @@ def main(argv=None) -> int:
             finals[group + label].append(row)
         for line in (run / "metrics.jsonl").read_text().splitlines():
             record = json.loads(line)
-            if "fid" in record and "fid_ema" not in record:
-                curves[group][record["step"]].append(record["fid"])
+            if "fid" in record:  # the raw G of an EMA run is the plain recipe: EMA never feeds back into training
+                curves[group + (" (raw G)" if "fid_ema" in record else "")][record["step"]].append(record["fid"])
             if "fid_ema" in record:
                 curves[group + " (EMA of G)"][record["step"]].append(record["fid_ema"])
     seeds = {name: len(rows) for name, rows in finals.items()}

@@ -1,13 +1,16 @@
 """The benchmarks' own guards: the eager reference really is PyTorch's plain layers, the parity
 check holds, and both scripts run end to end (tiny sizes; their timings are not asserted)."""
 
+import json
+
 import torch
+from PIL import Image
 from torch import nn
 
-from benchmarks import inference, time_to_quality, train_speed
+from benchmarks import inference, results_report, time_to_quality, train_speed
 from core.machine import Cpu
-from train.dropout import Dropout
 from core.spec import PRESETS
+from train.dropout import Dropout
 from train.models import build
 
 
@@ -65,3 +68,24 @@ def test_time_to_quality_refuses_an_unknown_setting(fashion_dir, capsys):
     assert time_to_quality.main(["--target-fid", "50", "--settings", "turbo", "--data-dir", str(fashion_dir)]) != 0
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown setting 'turbo'") and "\n" not in err
+
+
+def test_results_report_places_quality_at_training_time_and_draws_the_figures(tmp_path, capsys):
+    run = tmp_path / "runs" / "long"
+    (run / "samples").mkdir(parents=True)
+    records = [{"step": s, "epoch": 1, "time": 36.0 * s} for s in (10, 20, 30)]
+    records.insert(2, {"step": 20, "epoch": 1, "fid": 80.0, "fid_ema": 70.0, "classes_covered": 9, "kl_uniform": 0.1})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    for epoch in (1, 2, 3):
+        Image.new("L", (20, 20), 40 * epoch).save(run / "samples" / f"epoch_{epoch:04d}.png")
+    out = tmp_path / "figures"
+    assert results_report.main([str(run), "--out", str(out)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 | 20 |"))
+    assert row.split("|")[3].strip() == "0.20" and "80.0" in row and "70.0" in row  # 20 steps x 36 s = 0.2 h
+    assert (out / "quality.png").stat().st_size > 0
+    assert Image.open(out / "long-grids.png").width == 3 * 20 + 2 * 6
+
+
+def test_results_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert results_report.main([str(tmp_path)]) != 0
+    assert "not a run folder" in capsys.readouterr().err

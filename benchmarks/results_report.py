@@ -1,0 +1,132 @@
+"""Figures and tables of full-length runs for docs/results.md: quality over training time, the
+collapse measures, and the fixed-seed grids over time.
+
+    python -m benchmarks.results_report RUN [RUN ...] [--out docs/results]
+
+Quality points come from the run's quick evaluations in metrics.jsonl (`--eval-every`) and from
+`quality_curve.jsonl` (`python -m train.evaluate RUN --curve`, for runs whose shape the in-training
+evaluation does not score, such as the frog); each is placed at the training time of the step it
+was measured at. Writes `<out>/quality.png` and `<out>/<run>-grids.png`, and prints one markdown
+table per run.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from core.errors import ArgumentParser, UserError, cli_entry
+from core.runs import METRICS, SAMPLES
+
+QUALITY_FILE = "quality_curve.jsonl"
+GRIDS_SHOWN = 6
+
+
+def _records(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def quality_points(run: Path) -> list[dict]:
+    """Quality records, oldest first, each with `hours` of training at its step."""
+    log = _records(run / METRICS)
+    timed = [(r["step"], r["time"]) for r in log if "time" in r]
+    steps = [s for s, _ in timed]
+    points = [r for r in log if "fid" in r] + _records(run / QUALITY_FILE)
+    for point in points:
+        if "time" in point:
+            point["hours"] = point["time"] / 3600
+        else:
+            i = bisect.bisect_right(steps, point["step"]) - 1
+            point["hours"] = timed[i][1] / 3600 if i >= 0 else 0.0
+    return sorted(points, key=lambda p: p["step"])
+
+
+def grid_strip(run: Path, shown: int = GRIDS_SHOWN) -> Image.Image | None:
+    """The fixed-seed grids at `shown` evenly spaced epochs (or steps), side by side and labelled."""
+    files = sorted((run / SAMPLES).glob("epoch_*.png")) or sorted((run / SAMPLES).glob("step_*.png"))
+    if not files:
+        return None
+    picks = [files[round(i)] for i in np.linspace(0, len(files) - 1, min(shown, len(files)))]
+    images = [Image.open(f).convert("RGB") for f in dict.fromkeys(picks)]
+    label_h, pad = 14, 6
+    width = sum(im.width for im in images) + pad * (len(images) - 1)
+    strip = Image.new("RGB", (width, max(im.height for im in images) + label_h), "white")
+    x = 0
+    for path, im in zip(dict.fromkeys(picks), images):
+        kind, number = path.stem.split("_")
+        ImageDraw.Draw(strip).text((x + 2, 1), f"{kind} {int(number)}", fill="black")
+        strip.paste(im, (x, label_h))
+        x += im.width + pad
+    return strip
+
+
+def table(run: Path, points: list[dict], rows: int = 12) -> list[str]:
+    if not points:
+        return [f"{run.name}: no quality records"]
+    picks = sorted({round(i) for i in np.linspace(0, len(points) - 1, min(rows, len(points)))})
+    has_ema = "fid_ema" in points[0]
+    head = "| epoch | step | training h | FID | " + ("FID (EMA) | " if has_ema else "") + "classes covered | KL from uniform |"
+    lines = [f"**{run.name}**", "", head, "|" + "---|" * (head.count("|") - 1)]
+    for p in (points[i] for i in picks):
+        ema = f"{p['fid_ema']:.1f} | " if has_ema else ""
+        lines.append(f"| {p.get('epoch', '')} | {p['step']} | {p['hours']:.2f} | {p['fid']:.1f} | {ema}"
+                     f"{p.get('classes_covered', '')} | {p.get('kl_uniform', float('nan')):.3f} |")
+    return lines
+
+
+def plot(curves: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_fid, ax_cov, ax_kl) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, points in curves.items():
+        for suffix, style, label in (("", "-", name), ("_ema", "--", f"{name} (EMA of G)")):
+            pts = [p for p in points if f"fid{suffix}" in p]
+            if not pts:
+                continue
+            line, = ax_fid.plot([p["hours"] for p in pts], [p[f"fid{suffix}"] for p in pts], style, label=label)
+            x = [p.get("epoch", p["step"]) for p in pts]
+            if f"classes_covered{suffix}" in pts[0]:
+                ax_cov.plot(x, [p[f"classes_covered{suffix}"] for p in pts], style, color=line.get_color(), label=label)
+                ax_kl.plot(x, [p[f"kl_uniform{suffix}"] for p in pts], style, color=line.get_color(), label=label)
+    ax_fid.set(xlabel="training time (hours, this CPU)", ylabel="classifier-feature FID (lower is better)",
+               yscale="log", title="Quality over training time")
+    ax_cov.set(xlabel="epoch", ylabel="classes covered (of 10)", title="Mode coverage")
+    ax_kl.set(xlabel="epoch", ylabel="KL(class histogram || uniform)", title="Class balance (lower is better)")
+    for ax in (ax_fid, ax_cov, ax_kl):
+        ax.grid(alpha=0.3)
+    ax_fid.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+@cli_entry
+def main(argv=None) -> int:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    args = parser.parse_args(argv)
+    missing = [r for r in args.runs if not (r / METRICS).is_file()]
+    if missing:
+        raise UserError(f"{missing[0]} is not a run folder (no {METRICS})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    curves = {}
+    for run in args.runs:
+        curves[run.name] = points = quality_points(run)
+        print("\n".join(table(run, points)) + "\n")
+        strip = grid_strip(run)
+        if strip is not None:
+            strip.save(args.out / f"{run.name}-grids.png")
+    plot(curves, args.out / "quality.png")
+    print(f"wrote {args.out / 'quality.png'} and the grid strips")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
