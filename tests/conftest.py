@@ -45,3 +45,16 @@ def own_run(tiny_run, tmp_path):
     copy = tmp_path / "runs" / "tiny"
     shutil.copytree(tiny_run, copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def exported_run(tiny_run, tmp_path_factory):
+    """A copy of tiny_run with its generators exported (and their explore data), shared by tests that only read it."""
+    import shutil
+
+    from export.to_onnx import main as export_main
+
+    run = tmp_path_factory.mktemp("exported") / "run"
+    shutil.copytree(tiny_run, run)
+    assert export_main([str(run)]) == 0
+    return run

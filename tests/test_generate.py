@@ -5,17 +5,11 @@ from PIL import Image
 
 from core.images import png_bytes
 from export.generate import main as generate_main
-from export.to_onnx import main as export_main
 
 
-@pytest.fixture(scope="module")
-def exported(tiny_run, tmp_path_factory):
-    import shutil
-
-    run = tmp_path_factory.mktemp("gen") / "run"
-    shutil.copytree(tiny_run, run)
-    assert export_main([str(run)]) == 0
-    return run
+@pytest.fixture
+def exported(exported_run):
+    return exported_run
 
 
 def test_seeds_write_one_png_each_and_a_grid_reproducibly(exported, tmp_path):

@@ -7,14 +7,9 @@ from export.runtime import OnnxGenerator
 from export.to_onnx import main as export_main
 
 
-@pytest.fixture(scope="module")
-def exported(tiny_run, tmp_path_factory):
-    import shutil
-
-    run = tmp_path_factory.mktemp("ls") / "run"
-    shutil.copytree(tiny_run, run)
-    assert export_main([str(run)]) == 0
-    return run
+@pytest.fixture
+def exported(exported_run):
+    return exported_run
 
 
 def test_the_models_own_explore_data_loads_and_a_changed_one_is_refused(exported, tmp_path):
