@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .errors import UserError
 from .files import UnsafeFile, inside, read_bounded
 
 CONFIG, METRICS, EVAL, SAMPLES, LAST, LOCK = "config.json", "metrics.jsonl", "eval.json", "samples", "last.pt", ".lock"
@@ -61,58 +60,6 @@ def grid_name(step: int | None = None, epoch: int | None = None, prefix: str = "
 def valid_run_name(name) -> bool:
     """Names that every tool can show, link to (?run=NAME) and type without quoting."""
     return isinstance(name, str) and bool(RUN_NAME.match(name)) and name not in (".", "..")
-
-
-def runs_with_checkpoints(root: Path) -> list[Path]:
-    return [p.parent for p in root.glob(f"*/{LAST}")] if root.is_dir() else []
-
-
-def newest_run(root: Path) -> Path | None:
-    """The run folder under root whose last.pt was written last, or None."""
-    runs = runs_with_checkpoints(Path(root))
-    return max(runs, key=lambda p: (p / LAST).stat().st_mtime) if runs else None
-
-
-@dataclass
-class Target:
-    """What a command-line argument named: a run folder and, in it or elsewhere, a checkpoint or a model."""
-
-    run_dir: Path
-    checkpoint: Path | None = None
-    onnx: Path | None = None
-
-
-def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoint",), command: str = "this command",
-           onnx_name: str = "generator.onnx") -> Target:
-    """Resolve a CLI argument the same way in every command: a run folder, a checkpoint (.pt), an exported
-    model (.onnx, where `accept` allows it), or nothing / 'latest' for the newest run under root."""
-    root = Path(root)
-    wanted = ["a run folder (e.g. checkpoints/<run>)", "a checkpoint (.pt)"] + \
-        (["an exported model (.onnx)"] if "onnx" in accept else [])
-    if target in (None, "", "latest"):
-        run = newest_run(root)
-        if run is None:
-            raise UserError(f"no runs found under {root}/; train one first with: python -m train.dcgan")
-        return locate(str(run), root, accept, command, onnx_name)
-    path = Path(target)
-    if not path.exists():
-        raise UserError(f"{path} does not exist; {command} takes {', '.join(wanted[:-1])} or {wanted[-1]}, "
-                        f"or nothing for the newest run under {root}/")
-    if path.is_dir():
-        if (path / LAST).is_file() and "checkpoint" in accept:
-            return Target(path, checkpoint=path / LAST)
-        if "onnx" in accept and (path / onnx_name).is_file():
-            return Target(path, onnx=path / onnx_name)
-        what = "no last.pt" + (f" and no {onnx_name}" if "onnx" in accept else "")
-        raise UserError(f"{path} holds {what}; is it a run folder made by python -m train.dcgan?")
-    if path.suffix.lower() == ".onnx":
-        if "onnx" not in accept:
-            raise UserError(f"{path} is an exported ONNX model; {command} needs {' or '.join(wanted)}: "
-                            f"try {path.parent}")
-        return Target(path.parent, onnx=path)
-    if "checkpoint" not in accept:
-        raise UserError(f"{path} is not an exported model (.onnx); {command} needs {' or '.join(wanted)}")
-    return Target(path.parent, checkpoint=path)
 
 
 # --- readers for untrusted run folders ---------------------------------------------------------

@@ -16,7 +16,7 @@ from core import latent
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.files import atomic_write
 from core.images import BadImage, gif_bytes, grid, png_bytes, upscale
-from core.runs import locate
+from core.targets import locate
 
 from .latent_space import load_explore, project, read_target
 from .runtime import OnnxGenerator, RuntimeErrorForUser

@@ -16,7 +16,7 @@ import torch
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.files import atomic_write, remove_stale_temps
-from core.runs import locate
+from core.targets import locate
 from train import checkpoint
 
 from .explorer import Explorer, explore_name

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from core.runs import (discover, grid_name, newest_run, open_run, periodic_checkpoint, read_eval, read_json,
-                       read_metrics, safe_child, valid_run_name)
+from core.runs import (discover, grid_name, open_run, periodic_checkpoint, read_eval, read_json, read_metrics,
+                       safe_child, valid_run_name)
 
 
 def make_run(root, name, config=None, onnx=True):
@@ -96,34 +96,3 @@ def test_eval_reader_keeps_only_well_typed_rows(tmp_path):
     assert report["reference"] == {"floor": {"fid": 1.0}} and "step" not in report
     path.write_text(json.dumps({"generators": []}))
     assert read_eval(path, tmp_path)[0] is None
-
-
-def test_newest_run_is_the_one_with_the_newest_checkpoint(tmp_path):
-    assert newest_run(tmp_path) is None
-    for name, when in (("old", 1000), ("new", 2000)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "last.pt").write_bytes(b"x")
-        os.utime(tmp_path / name / "last.pt", (when, when))
-    assert newest_run(tmp_path).name == "new"
-
-
-def test_locate_resolves_every_kind_of_target_alike(tmp_path):
-    from core.errors import UserError
-    from core.runs import locate
-
-    run = make_run(tmp_path, "r")
-    (run / "last.pt").write_bytes(b"x")
-    assert locate(None, tmp_path).checkpoint == run / "last.pt"
-    assert locate(str(run), tmp_path).checkpoint == run / "last.pt"
-    (run / "step_1.pt").touch()
-    assert locate(str(run / "step_1.pt"), tmp_path).checkpoint == run / "step_1.pt"
-    assert locate(str(run / "generator.onnx"), tmp_path, accept=("checkpoint", "onnx")).onnx == run / "generator.onnx"
-    for target, accept, message in [
-        (str(run / "generator.onnx"), ("checkpoint",), "is an exported ONNX model; cmd needs a run folder"),
-        (str(tmp_path / "nope"), ("checkpoint",), "does not exist; cmd takes a run folder"),
-        (str(tmp_path), ("checkpoint",), "holds no last.pt; is it a run folder"),
-    ]:
-        with pytest.raises(UserError, match=message):
-            locate(target, tmp_path, accept=accept, command="cmd")
-    with pytest.raises(UserError, match="no runs found under"):
-        locate(None, tmp_path / "empty")

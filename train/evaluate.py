@@ -25,8 +25,9 @@ import torch
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.files import atomic_write
-from core.runs import EVAL, PERIODIC_GLOB, QUALITY_METRICS, locate
+from core.runs import EVAL, PERIODIC_GLOB, QUALITY_METRICS
 from core.spec import ModelSpec
+from core.targets import locate
 
 from . import checkpoint, data as datasets
 from .config import TrainConfig

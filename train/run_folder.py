@@ -19,7 +19,8 @@ import torch
 from core.errors import UserError
 from core.files import atomic_write, remove_stale_temps
 from core.lock import RunLock
-from core.runs import CONFIG, LAST, LOCK, METRICS, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, locate, valid_run_name
+from core.runs import CONFIG, LAST, LOCK, METRICS, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, valid_run_name
+from core.targets import locate
 
 from . import checkpoint
 from .config import SCHEDULE_FIELDS, TrainConfig, flag

@@ -1,0 +1,36 @@
+"""core/targets.py: every command resolves its target (run folder, checkpoint, model, newest run) alike."""
+import os
+
+import pytest
+
+from core.errors import UserError
+from core.targets import locate, newest_run
+from tests.test_runs import make_run
+
+
+def test_newest_run_is_the_one_with_the_newest_checkpoint(tmp_path):
+    assert newest_run(tmp_path) is None
+    for name, when in (("old", 1000), ("new", 2000)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "last.pt").write_bytes(b"x")
+        os.utime(tmp_path / name / "last.pt", (when, when))
+    assert newest_run(tmp_path).name == "new"
+
+
+def test_locate_resolves_every_kind_of_target_alike(tmp_path):
+    run = make_run(tmp_path, "r")
+    (run / "last.pt").write_bytes(b"x")
+    assert locate(None, tmp_path).checkpoint == run / "last.pt"
+    assert locate(str(run), tmp_path).checkpoint == run / "last.pt"
+    (run / "step_1.pt").touch()
+    assert locate(str(run / "step_1.pt"), tmp_path).checkpoint == run / "step_1.pt"
+    assert locate(str(run / "generator.onnx"), tmp_path, accept=("checkpoint", "onnx")).onnx == run / "generator.onnx"
+    for target, accept, message in [
+        (str(run / "generator.onnx"), ("checkpoint",), "is an exported ONNX model; cmd needs a run folder"),
+        (str(tmp_path / "nope"), ("checkpoint",), "does not exist; cmd takes a run folder"),
+        (str(tmp_path), ("checkpoint",), "holds no last.pt; is it a run folder"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            locate(target, tmp_path, accept=accept, command="cmd")
+    with pytest.raises(UserError, match="no runs found under"):
+        locate(None, tmp_path / "empty")
