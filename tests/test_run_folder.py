@@ -85,7 +85,8 @@ def test_a_lock_left_by_a_killed_trainer_never_blocks_a_resume(tmp_path, endless
     live.send_signal(signal.SIGKILL)
     live.wait()
     assert (run / ".lock").exists(), "the holder's note outlives it; the flock does not"
-    step = checkpoint.load(run / "last.pt")["step"]
+    # The kill may land between a periodic step_N.pt and last.pt: the resume starts from the newest of them.
+    step = max(checkpoint.load(p)["step"] for p in run.glob("*.pt"))
     assert train_main(["--resume", str(run), "--max-steps", str(step + 2)]) == 0
     assert checkpoint.load(run / "last.pt")["step"] == step + 2
     assert not (run / ".lock").exists()
