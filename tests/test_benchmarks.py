@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from benchmarks import inference, results_report, time_to_quality, train_speed
+from benchmarks import inference, projection, results_report, time_to_quality, train_speed
 from core.machine import Cpu
 from core.spec import PRESETS
 from train.dropout import Dropout
@@ -89,3 +89,12 @@ def test_results_report_places_quality_at_training_time_and_draws_the_figures(tm
 def test_results_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert results_report.main([str(tmp_path)]) != 0
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_projection_benchmark_compares_each_projection_with_random_search(exported_run, capsys):
+    assert projection.main([str(exported_run / "generator.onnx"), "--images", "2", "--seconds", "0.2",
+                            "--random", "200"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 2 and all(row.endswith("x closer") for row in rows)
+    assert "median:" in out and "cores" in out

@@ -19,7 +19,7 @@ from export.to_onnx import main as export_main
 from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-TABS = ("Sample", "Interpolate", "Latent arithmetic", "Training")
+TABS = ("Sample", "Interpolate", "Latent arithmetic", "Directions", "Training")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

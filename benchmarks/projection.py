@@ -1,0 +1,53 @@
+"""Projection of real images into an exported generator's latent space: time and distance against
+the best of 10,000 random samples, the figures docs/explorer.md quotes.
+
+    python -m benchmarks.projection checkpoints/<run>/generator.onnx [--images 8] [--seconds 3]
+
+Targets are the real test images stored in the model's explore data (the ones the dashboard's
+Project tab offers). For each: the projection's wall time and distance (mean squared pixel
+difference on a 0-1 scale), the best distance among 10,000 random latents, and their ratio.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from core.errors import ArgumentParser, UserError, cli_entry
+from core.machine import cpu
+from export.latent_space import best_random, load_explore, project, to_target
+from export.runtime import OnnxGenerator
+
+
+@cli_entry
+def main(argv=None) -> int:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="an exported generator (.onnx) with its explore data beside it")
+    parser.add_argument("--images", type=int, default=8, help="test images to project (default 8)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time budget per projection (default 3, the "
+                                                                  "dashboard's)")
+    parser.add_argument("--random", type=int, default=10_000, help="random samples to beat (default 10,000)")
+    args = parser.parse_args(argv)
+    if args.images < 1 or args.seconds <= 0 or args.random < 1:
+        raise UserError("--images, --seconds and --random must be positive")
+    gen = OnnxGenerator(args.model)
+    data, problem = load_explore(gen)
+    if data is None:
+        raise UserError(problem)
+    print(f"{args.model}: {cpu().describe()}; ONNX Runtime provider {gen.provider}")
+    print(f"{'image':>5} | {'seconds':>7} | {'evaluations':>11} | {'projected':>9} | {'best random':>11} | ratio")
+    ratios, times = [], []
+    for i, image in enumerate(data.test_images[:args.images]):
+        target = to_target(image, gen)
+        found = project(gen, target, seconds=args.seconds, seed=i)
+        random_best = best_random(gen, target, args.random)
+        ratios.append(random_best / max(found.distance, 1e-12))
+        times.append(found.seconds)
+        print(f"{i:>5} | {found.seconds:>7.2f} | {found.evaluations:>11,} | {found.distance:>9.4f} | "
+              f"{random_best:>11.4f} | {ratios[-1]:.2f}x closer")
+    print(f"median: {statistics.median(times):.2f} s per projection, {statistics.median(ratios):.2f}x closer than the "
+          f"best of {args.random:,} random samples (range {min(ratios):.2f}-{max(ratios):.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
