@@ -20,7 +20,7 @@ EXAMPLES = """examples:
   python -m train.dcgan                                   quick DCGAN run on Fashion-MNIST (1 epoch)
   python -m train.dcgan --epochs 50                       the book's full run
   python -m train.dcgan --model mlp --epochs 5            Géron's simple GAN
-  python -m train.dcgan --model frog --dataset folder --data-dir ../shared/data/cifar10-frog --epochs 40
+  python -m train.dcgan --model frog --dataset folder --data-dir path/to/cifar10-frog --epochs 40
   python -m train.dcgan --resume checkpoints/<run> --epochs 10   continue a run
   python -m train.dcgan --max-steps 20 --log-every 5      smoke test
 """
