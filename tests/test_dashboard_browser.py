@@ -77,7 +77,8 @@ def test_tabs_render_images_without_errors(served_dashboard):
     shots = Path(os.environ["DASHBOARD_SCREENSHOTS"]) if os.environ.get("DASHBOARD_SCREENSHOTS") else None
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        # Streamlit scrolls inside its own container, so a full-page shot is only the viewport: make it tall.
+        page = browser.new_page(viewport={"width": 1400, "height": 1700 if shots else 1100})
         page.goto(served_dashboard.url, wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)
         for tab in TABS:
