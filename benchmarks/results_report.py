@@ -92,7 +92,7 @@ def plot(curves: dict[str, list[dict]], path: Path) -> None:
                 continue
             line, = ax_fid.plot([p["hours"] for p in pts], [p[f"fid{suffix}"] for p in pts], style, label=label)
             x = [p.get("epoch", p["step"]) for p in pts]
-            if f"classes_covered{suffix}" in pts[0]:
+            if f"classes_covered{suffix}" in pts[0] and "in_classes" not in pts[0]:  # not for one-class runs
                 ax_cov.plot(x, [p[f"classes_covered{suffix}"] for p in pts], style, color=line.get_color(), label=label)
                 ax_kl.plot(x, [p[f"kl_uniform{suffix}"] for p in pts], style, color=line.get_color(), label=label)
     ax_fid.set(xlabel="training time (hours, this CPU)", ylabel="classifier-feature FID (lower is better)",
