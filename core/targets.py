@@ -51,8 +51,10 @@ def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoin
     if path.is_dir():
         if (path / LAST).is_file() and "checkpoint" in accept:
             return Target(path, checkpoint=path / LAST)
-        if "onnx" in accept and (path / onnx_name).is_file():
-            return Target(path, onnx=path / onnx_name)
+        if "onnx" in accept:
+            model = exported_model(path, onnx_name)
+            if model is not None:
+                return Target(path, onnx=model)
         what = "no last.pt" + (f" and no {onnx_name}" if "onnx" in accept else "")
         raise UserError(f"{path} holds {what}; is it a run folder made by python -m train.dcgan?")
     if path.suffix.lower() == ".onnx":
@@ -63,3 +65,14 @@ def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoin
     if "checkpoint" not in accept:
         raise UserError(f"{path} is not an exported model (.onnx); {command} needs {' or '.join(wanted)}")
     return Target(path.parent, checkpoint=path)
+
+
+def exported_model(run: Path, onnx_name: str = "generator.onnx") -> Path | None:
+    """`onnx_name` in a run folder, or else its variant from `--fp16` or `--output-range 0-255`
+    (generator_fp16.onnx, generator_u8.onnx, …; for generator_ema.onnx: generator_fp16_ema.onnx, …)."""
+    stem = Path(onnx_name).stem
+    base, ema = (stem[:-4], "_ema") if stem.endswith("_ema") else (stem, "")
+    for variant in ("", "_fp16", "_u8", "_fp16_u8"):
+        if (run / f"{base}{variant}{ema}.onnx").is_file():
+            return run / f"{base}{variant}{ema}.onnx"
+    return None

@@ -34,3 +34,14 @@ def test_locate_resolves_every_kind_of_target_alike(tmp_path):
             locate(target, tmp_path, accept=accept, command="cmd")
     with pytest.raises(UserError, match="no runs found under"):
         locate(None, tmp_path / "empty")
+
+
+def test_a_run_with_only_a_variant_export_resolves_to_it_and_never_to_the_ema(tmp_path):
+    run = make_run(tmp_path, "r", onnx=False)
+    (run / "generator_fp16_ema.onnx").write_bytes(b"x")
+    with pytest.raises(UserError, match="no last.pt and no generator.onnx"):
+        locate(str(run), tmp_path, accept=("checkpoint", "onnx"))
+    (run / "generator_fp16.onnx").write_bytes(b"x")
+    assert locate(str(run), tmp_path, accept=("checkpoint", "onnx")).onnx == run / "generator_fp16.onnx"
+    assert locate(str(run), tmp_path, accept=("checkpoint", "onnx"),
+                  onnx_name="generator_ema.onnx").onnx == run / "generator_fp16_ema.onnx"
