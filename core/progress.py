@@ -36,8 +36,8 @@ class PlainProgress:
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        if time.perf_counter() - self.last_print >= self.interval:
-            self._print()
+        if self.n < self.total and time.perf_counter() - self.last_print >= self.interval:
+            self._print()  # the end is said once, by close(), with the final postfix
 
     def set_description(self, desc: str) -> None:
         self.desc = desc
