@@ -2,7 +2,7 @@
 
 `python -m train.classifier` trains the Fashion-MNIST one (`train/assets/fashion_classifier.pt`,
 1x28x28); `python -m train.classifier --dataset cifar10` the CIFAR-10 one
-(`train/assets/cifar_classifier.pt`, 3x32x32). Both files are committed (a few MB) with their
+(`train/assets/cifar_classifier.pt`, 3x32x32). Both files are committed (fp16 weights, a few MB) with their
 test accuracy and the command that made them. Distances in their penultimate features are
 *classifier-feature* FID/KID: meaningful for comparing our own runs, not comparable with
 published Inception-FID numbers.
@@ -210,7 +210,15 @@ def train(kind: Kind, data_dir: str | None, epochs: int, seed: int) -> tuple[nn.
             optimizer.step()
             schedule.step()
         print(f"epoch {epoch + 1}: test accuracy {accuracy(model, test_set.images, test_set.labels):.4f}", flush=True)
+    model.half().float()  # the weights as stored (fp16, see `stored`): the recorded accuracy is theirs
     return model, accuracy(model, test_set.images, test_set.labels), time.time() - start
+
+
+def stored(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float tensors as fp16, which halves the committed files (load_state_dict casts them back to fp32).
+    Training rounds the model to fp16 before measuring, so the file holds exactly what was measured, and
+    the ONNX copy can keep the same fp16 values losslessly (export/classifier_onnx.py)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
 
 
 @cli_entry
@@ -228,7 +236,7 @@ def main(argv=None) -> int:
     command = "python -m train.classifier " + " ".join(argv if argv is not None else sys.argv[1:])
     record = {"format": FORMAT, "kind": kind.name, "test_accuracy": acc, "command": command.strip(), "seed": args.seed,
               "epochs": args.epochs or kind.epochs, "train_seconds": round(seconds, 1),
-              "torch": str(torch.__version__), "weights": model.state_dict()}
+              "torch": str(torch.__version__), "weights": stored(model.state_dict())}
     buffer = io.BytesIO()
     torch.save(record, buffer)
     output = Path(args.output or kind.weights)
