@@ -12,23 +12,23 @@ table per run.
 from __future__ import annotations
 
 import bisect
-import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from core.errors import ArgumentParser, UserError, cli_entry
-from core.runs import METRICS, SAMPLES
+from core.runs import METRICS, SAMPLES, read_metrics
 
 QUALITY_FILE = "quality_curve.jsonl"
 GRIDS_SHOWN = 6
 
 
 def _records(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records, _, problem = read_metrics(path, path.parent)
+    if problem:
+        raise UserError(problem)
+    return records
 
 
 def quality_points(run: Path) -> list[dict]:

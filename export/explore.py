@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from core.spec import ModelSpec
+from train.quality import to_unit
 
 from .fold import AFFINE, fold_affine_prefix
 
@@ -76,9 +77,7 @@ def ganspace(generator: nn.Sequential, latent_dim: int, count: int = DIRECTIONS,
 
 @torch.no_grad()
 def generate_unit(generator: nn.Module, z: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    lo, hi = spec.pixel_range
-    out = torch.cat([generator(part) for part in z.split(512)])
-    return ((out.float() - lo) / (hi - lo)).clamp(0, 1)
+    return to_unit(torch.cat([generator(part) for part in z.split(512)]), spec.pixel_range)
 
 
 @torch.no_grad()
