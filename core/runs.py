@@ -147,12 +147,16 @@ class Run:
     epochs: str = "?"
     created: str = ""
     steps_per_epoch: int | None = None
+    recipe: str = "book"  # train.config's --recipe; runs from before it existed are book runs
+    loss: str = "bce"
     class_names: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
     models: dict[str, Path] = field(default_factory=dict)  # "generator", "generator_ema", … -> .onnx
 
     def label(self) -> str:
-        return f"{self.name} — {self.preset} on {self.dataset}, {self.epochs} ep, {self.created[:16].replace('T', ' ')}"
+        recipe = "" if self.recipe == "book" else f", {self.recipe} recipe"
+        return (f"{self.name} — {self.preset} on {self.dataset}, {self.epochs} ep{recipe}, "
+                f"{self.created[:16].replace('T', ' ')}")
 
     @property
     def metrics_path(self) -> Path:
@@ -215,6 +219,7 @@ def _fill_from_config(run: Run, config: dict) -> None:
     run.epochs = str(epochs) if _finite(epochs) else "?"
     run.created = _text(config.get("created"), "")
     run.steps_per_epoch = spe if checks["steps_per_epoch"] else None
+    run.recipe, run.loss = _text(train.get("recipe"), "book"), _text(train.get("loss"), "bce")
     if checks["model.class_names"]:
         run.class_names = tuple(c[:100] for c in names[:1000])
     wrong = [name for name, ok in checks.items() if not ok]

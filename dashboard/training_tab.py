@@ -18,8 +18,9 @@ LABELS = {
     "d_loss_real": "D loss on real", "d_loss_fake": "D loss on fake", "g_loss": "G loss",
     "d_acc_real": "D accuracy on real", "d_acc_fake": "D accuracy on fake",
     "fid": "FID (quick)", "kid": "KID (quick)", "classes_covered": "classes covered", "kl_uniform": "KL from uniform",
-    "in_classes": "share in the run's classes",
+    "in_classes": "share in the run's classes", "augment_p": "augmentation probability p",
 }
+LOSS_TITLES = {"bce": "binary cross-entropy (nats)", "hinge": "hinge loss (D: max(0, 1 ∓ logit); G: −logit)"}
 AXIS_TITLES = {"step": "training step (one batch each)", "epoch": "epoch (passes over the data)"}
 COLUMN_TITLES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall",
                  "classes_covered": "classes covered", "kl_uniform": "KL from uniform",
@@ -111,7 +112,7 @@ def training_tab(run: Run, runs: list[Run]) -> None:
         frame = frame.dropna(subset=[axis])
         losses = smoothed(frame.set_index(axis)[["d_loss_real", "d_loss_fake", "g_loss"]], alpha).reset_index()
         st.altair_chart(chart(losses, axis, ["d_loss_real", "d_loss_fake", "g_loss"], "Losses",
-                              "binary cross-entropy (nats)"), width="stretch")
+                              LOSS_TITLES.get(run.loss, run.loss)), width="stretch")
         accuracy = smoothed(frame.set_index(axis)[["d_acc_real", "d_acc_fake"]], alpha).reset_index()
         st.altair_chart(chart(accuracy, axis, ["d_acc_real", "d_acc_fake"], "D accuracy",
                               "share of the batch D calls right"), width="stretch")
@@ -120,6 +121,10 @@ def training_tab(run: Run, runs: list[Run]) -> None:
         if distances:
             st.altair_chart(chart(frame, axis, distances, "Quality during training (quick evaluation, lower is "
                                   "better)", "classifier-feature distance"), width="stretch")
+        if "augment_p" in quality:
+            st.altair_chart(chart(frame.dropna(subset=["augment_p"]), axis, ["augment_p"], "Adaptive augmentation: "
+                                  "the probability that D's inputs are augmented (rises when D overfits the reals)",
+                                  "probability per image and operation"), width="stretch")
     evaluation_table(run)
     grids = run.grids()
     if grids:
@@ -147,5 +152,5 @@ def training_tab(run: Run, runs: list[Run]) -> None:
             both = pd.DataFrame(series)
             both.index.name = axis
             both = both.reset_index()
-            st.altair_chart(chart(both, axis, list(series), f"{run.name} and {compare}", "binary cross-entropy (nats)",
+            st.altair_chart(chart(both, axis, list(series), f"{run.name} and {compare}", "loss (each run's own)",
                                   names=str), width="stretch")

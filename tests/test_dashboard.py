@@ -241,3 +241,25 @@ def test_memorisation_tab_pairs_samples_with_nearest_training_images(runs_root, 
     (root / "mem" / "nearest.npz").write_bytes(b"PK broken")
     at.run()
     assert not at.exception and any("nearest.npz is unreadable" in w.value for w in at.warning)
+
+
+def test_modern_run_shows_its_augmentation_probability_and_hinge_loss(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "good", tmp_path / "modern")
+    config_path = tmp_path / "modern" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["train"].update(recipe="modern", loss="hinge")
+    config_path.write_text(json.dumps(config))
+    metrics = tmp_path / "modern" / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    for i, record in enumerate(records):
+        record["augment_p"] = 0.1 * i
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    at = app(tmp_path, monkeypatch).run()
+    at.slider(key="smoothing").set_value(0.0).run()
+    assert not at.exception
+    assert any("modern recipe" in c.value for c in at.sidebar.caption)
+    frames = chart_frames(at)
+    probability = next(f for f in frames if set(f["series"]) == {"augmentation probability p"})
+    assert probability.sort_values("step")["value"].tolist() == pytest.approx([0.1 * i for i in range(len(records))])
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert "hinge loss" in json.dumps(specs[0]) and "binary cross-entropy" not in json.dumps(specs[0])

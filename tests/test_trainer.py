@@ -62,6 +62,37 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, fashion_dir):
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
 
 
+def test_modern_recipe_resumes_bit_identically_with_its_augmentation_state(tmp_path, fashion_dir):
+    """Spectral norm's power-iteration vectors, Adam's moments, the warmed-up EMA and the adaptive
+    augmentation probability all come back exactly: a split run ends where a straight one does."""
+    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--out", str(tmp_path), "--checkpoint-every", "0",
+              "--recipe", "modern", "--augment-p", "0.5", "--ada-kimg", "0.1", "--log-every", "2"]
+    assert main(common + ["--name", "straight", "--max-steps", "12"]) == 0
+    assert main(common + ["--name", "split", "--max-steps", "6"]) == 0  # stops between two adjustments of p
+    assert main(["--resume", str(tmp_path / "split"), "--max-steps", "12"]) == 0
+    a, b = checkpoint.load(tmp_path / "straight" / "last.pt"), checkpoint.load(tmp_path / "split" / "last.pt")
+    assert any("parametrizations" in key for key in a["discriminator"])  # D is spectrally normalised
+    for part in ("generator", "discriminator", "generator_ema"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
+    assert torch.equal(a["augment"]["p"], b["augment"]["p"])
+    assert float(a["augment"]["p"]) != 0.5  # 3 adjustments of ±0.32 (at this --ada-kimg) cannot add up to 0
+    assert a["opt_d"]["state"][0].keys() >= {"exp_avg", "exp_avg_sq"}  # Adam
+    p_logged = [r["augment_p"] for r in read_metrics(tmp_path / "split")]
+    assert p_logged == [r["augment_p"] for r in read_metrics(tmp_path / "straight")] and len(set(p_logged)) > 1
+
+
+def test_book_recipe_is_unchanged_by_the_modern_one(tmp_path, fashion_dir):
+    """No augmentation draws, RMSprop, no spectral norm, no EMA: the book run's numbers as before."""
+    assert main(["--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "2", "--out", str(tmp_path),
+                 "--name", "book"]) == 0
+    state = checkpoint.load(tmp_path / "book" / "last.pt")
+    assert state["augment"] is None and state["generator_ema"] is None
+    assert not any("parametrizations" in key for key in state["discriminator"])
+    assert "square_avg" in state["opt_d"]["state"][0]  # RMSprop
+    assert "augment_p" not in read_metrics(tmp_path / "book")[0]
+
+
 @pytest.mark.parametrize("model", ["mlp", "frog"])
 def test_other_presets_train(tmp_path, fashion_dir, model):
     extra = ["--data-dir", str(fashion_dir)]

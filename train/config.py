@@ -13,7 +13,27 @@ from typing import Callable
 
 from core.spec import PRESETS
 
+from .augment import OPERATIONS, parse_policy
 from .data import DATASETS
+
+RECIPES = ("book", "modern")
+# What each recipe sets for the fields a user leaves out (docs/modern-recipe.md says why these values).
+# The book recipe is the preset's own training, exactly; the modern one keeps the preset's architecture.
+RECIPE_DEFAULTS = {
+    "book": {"loss": "bce", "optimizer": "rmsprop", "spectral_norm": "off", "augment": "none", "augment_p": 0.0,
+             "ada_target": 0.0, "ema": 0.0},
+    "modern": {"loss": "hinge", "optimizer": "adam", "spectral_norm": "on", "augment": ",".join(OPERATIONS),
+               "augment_p": 0.0, "ada_target": 0.6, "ema": 0.999, "lr_d": 4e-4, "lr_g": 2e-4,
+               "label_noise": 0.0, "clip_value": 0.0},
+}
+ADAM_BETAS = (0.0, 0.99)
+
+
+def _policy(text: str) -> str:
+    try:
+        return ",".join(parse_policy(text)) or "none"
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 # Fields a resumed run may change (they set how long, how often and how fast, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "keep_checkpoints",
@@ -89,25 +109,52 @@ class TrainConfig:
     replay: int = _f(0, "experience replay: keep a buffer of this many past fakes; half of each fake "
                      "batch D sees comes from it (0 = off)", COUNT)
     minibatch_std: bool = _f(False, "add a minibatch standard-deviation layer to D (minibatch discrimination)", FLAG)
-    ema: float = _f(0.0, "keep an exponential moving average of G's weights with this decay, e.g. 0.999 (0 = off)",
-                    FRACTION)
+    ema: float | None = _f(None, "keep an exponential moving average of G's weights with this decay, e.g. 0.999 "
+                           "(0 = off; book: off, modern: 0.999 with a warm-up)", FRACTION)
     leaky_slope: float | None = _f(None, "LeakyReLU slope of the frog preset (Keras 3: 0.2, book-era Keras 2: 0.3)",
                                    NON_NEGATIVE_FLOAT)
-    clip_value: float | None = _f(None, "clip each gradient value to ±this (frog: 1.0, else off)", NON_NEGATIVE_FLOAT)
+    clip_value: float | None = _f(None, "clip each gradient value to ±this (frog: 1.0, else off; modern: off)",
+                                  NON_NEGATIVE_FLOAT)
+    recipe: str = _f("book", "book: each preset's training exactly as its book has it; modern: the same architecture "
+                     "trained with spectral norm in D, hinge loss, two-time-scale Adam, differentiable augmentation "
+                     "with an adaptive probability and a warmed-up EMA of G (docs/modern-recipe.md); the flags below "
+                     "change single parts", choices=RECIPES)
+    loss: str | None = _f(None, "bce (the books' non-saturating loss) or hinge (book: bce, modern: hinge)",
+                          choices=("bce", "hinge"))
+    optimizer: str | None = _f(None, f"rmsprop (Keras defaults) or adam (betas {ADAM_BETAS}) (book: rmsprop, "
+                               "modern: adam)", choices=("rmsprop", "adam"))
+    spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (book: off, modern: on)",
+                                   choices=("on", "off"))
+    augment: str | None = _f(None, f"differentiable augmentations of every image D sees: a comma list of "
+                             f"{', '.join(OPERATIONS)}, or none (book: none, modern: all three)", _policy)
+    augment_p: float | None = _f(None, "probability of each augmentation per image; the start value when adaptive "
+                                 "(book: 0, modern: 0)", _bounded(float, lambda v: 0 <= v <= 1, "in [0, 1]"))
+    ada_target: float | None = _f(None, "adapt the augmentation probability to keep E[sign D(real)] at this value "
+                                  "(0 = fixed probability; book: 0, modern: 0.6)", FRACTION)
+    ada_kimg: float = _f(20.0, "thousands of real images over which the adaptive probability can move from 0 to 1",
+                         POSITIVE_FLOAT)
 
     def resolved(self) -> "TrainConfig":
-        """Fill the preset's book values into every field left as None."""
+        """Fill every field left as None: the recipe's value where it has one, else the preset's book value."""
         p = PRESETS[self.model]
+        recipe = RECIPE_DEFAULTS[self.recipe]
+
+        def pick(name: str, book_value):
+            value = getattr(self, name)
+            return value if value is not None else recipe.get(name, book_value)
+
         return dataclasses.replace(
             self,
             dataset=self.dataset or p.dataset,
             classes=self._resolved_classes(),
             batch_size=self.batch_size or p.batch_size,
-            lr_d=self.lr_d or self.lr or p.lr_d,
-            lr_g=self.lr_g or self.lr or p.lr_g,
-            label_noise=p.label_noise if self.label_noise is None else self.label_noise,
+            lr_d=self.lr_d or self.lr or recipe.get("lr_d", p.lr_d),
+            lr_g=self.lr_g or self.lr or recipe.get("lr_g", p.lr_g),
+            label_noise=pick("label_noise", p.label_noise),
             leaky_slope=p.leaky_slope if self.leaky_slope is None else self.leaky_slope,
-            clip_value=p.clip_value if self.clip_value is None else self.clip_value,
+            clip_value=pick("clip_value", p.clip_value),
+            **{name: pick(name, None) for name in ("loss", "optimizer", "spectral_norm", "augment", "augment_p",
+                                                   "ada_target", "ema")},
         )
 
     def _resolved_classes(self) -> str:
@@ -122,13 +169,22 @@ class TrainConfig:
     def class_tuple(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in (self.classes or "").split(",") if c.strip())
 
+    @property
+    def augment_ops(self) -> tuple[str, ...]:
+        return parse_policy(self.augment or "")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
+        """Read a saved config; runs written before the recipe fields existed were book runs."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        values = {k: v for k, v in values.items() if k in known}
+        if values.get("lr_d") is not None and "loss" not in values:  # resolved, saved before recipes existed
+            for name, value in RECIPE_DEFAULTS["book"].items():
+                values.setdefault(name, value)
+        return cls(**values)
 
 
 def flag(name: str) -> str:

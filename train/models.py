@@ -135,6 +135,18 @@ def build_from_spec(spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
     return build(spec.preset, spec.minibatch_std, spec.leaky_slope, spec.latent_dim)
 
 
+def add_spectral_norm(discriminator: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) of every weight layer of D, in place.
+
+    Dividing each weight by its largest singular value (one power iteration per forward pass)
+    bounds D's Lipschitz constant, so D cannot grow its logits without limit and its gradients
+    to G stay informative: the modern recipe's main stabiliser. The architecture is unchanged."""
+    for name, module in list(discriminator.named_modules()):
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.utils.parametrizations.spectral_norm(module)
+    return discriminator
+
+
 def count_trainable(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 

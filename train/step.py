@@ -19,6 +19,8 @@ from torch import nn
 
 from core.runs import LOSS_METRICS  # the order of the values in the metrics vector a step returns
 
+from .augment import UNIFORMS, Augment
+
 
 @dataclass
 class StepOptions:
@@ -26,6 +28,8 @@ class StepOptions:
     label_noise: float = 0.0
     clip_value: float = 0.0
     replay_prob: float = 0.5
+    loss: str = "bce"  # "bce": the books' non-saturating loss; "hinge": the modern recipe's
+    augment: bool = False  # draw the uniforms of D's differentiable augmentation (train/augment.py)
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, grads, optimizer stay fp32)
     channels_last: bool = False  # real batches in channels-last layout (the models are converted by their owner)
 
@@ -115,9 +119,12 @@ class Draws:
     noise_g: torch.Tensor  # (B, latent): G's input for G's phase
     label_noise_fake: torch.Tensor | None  # (B, 1) U(0,1) draws for Chollet's label noise, or None
     label_noise_real: torch.Tensor | None
+    augment_d: torch.Tensor | None = None  # (2B, UNIFORMS): augmentation draws for D's [fake; real] batch
+    augment_g: torch.Tensor | None = None  # (B, UNIFORMS): for the fakes of G's step
 
     def tensors(self) -> list[torch.Tensor]:
-        return [t for t in (self.noise_d, self.noise_g, self.label_noise_fake, self.label_noise_real) if t is not None]
+        return [t for t in (self.noise_d, self.noise_g, self.label_noise_fake, self.label_noise_real,
+                            self.augment_d, self.augment_g) if t is not None]
 
 
 def draw(batch: int, latent_dim: int, opts: StepOptions, device: torch.device, generator: torch.Generator,
@@ -128,7 +135,12 @@ def draw(batch: int, latent_dim: int, opts: StepOptions, device: torch.device, g
         label_fake = shard.draw(torch.rand, batch, 1, device=device, generator=generator)
         label_real = shard.draw(torch.rand, batch, 1, device=device, generator=generator)
     noise_g = shard.draw(torch.randn, batch, latent_dim, device=device, generator=generator)
-    return Draws(noise_d, noise_g, label_fake, label_real)
+    augment_d = augment_g = None
+    if opts.augment:  # drawn last: a run without augmentation draws exactly the numbers it always did
+        augment_d = torch.cat([shard.draw(torch.rand, batch, UNIFORMS, device=device, generator=generator)
+                               for _ in range(2)])
+        augment_g = shard.draw(torch.rand, batch, UNIFORMS, device=device, generator=generator)
+    return Draws(noise_d, noise_g, label_fake, label_real, augment_d, augment_g)
 
 
 def d_targets(batch: int, real: bool, opts: StepOptions, device: torch.device,
@@ -141,6 +153,23 @@ def d_targets(batch: int, real: bool, opts: StepOptions, device: torch.device,
     return targets
 
 
+def d_losses(logits_fake: torch.Tensor, logits_real: torch.Tensor, opts: StepOptions,
+             draws: Draws) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's loss on the fakes and on the reals: the books' cross-entropy, or the hinge max(0, 1 ∓ logit)."""
+    if opts.loss == "hinge":
+        return F.relu(1 + logits_fake).mean(), F.relu(1 - logits_real).mean()
+    batch, device = logits_fake.shape[0], logits_fake.device
+    return (F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device, draws.label_noise_fake)),
+            F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device, draws.label_noise_real)))
+
+
+def g_loss(logits: torch.Tensor, opts: StepOptions) -> torch.Tensor:
+    """G's loss on D's logits for its fakes: non-saturating cross-entropy, or −logit for the hinge recipe."""
+    if opts.loss == "hinge":
+        return -logits.mean()
+    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
 def _clip(params, clip_value: float) -> None:
     if clip_value:
         nn.utils.clip_grad_value_(params, clip_value, foreach=True)
@@ -149,10 +178,11 @@ def _clip(params, clip_value: float) -> None:
 def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                real: torch.Tensor, latent_dim: int, noise_gen: torch.Generator,
                opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard(),
-               draws: Draws | None = None) -> torch.Tensor:
+               draws: Draws | None = None, augment: Augment | None = None) -> torch.Tensor:
     """One D step then one G step; returns the metrics vector (in the order of LOSS_METRICS) on the device.
 
     `draws` are the step's random numbers; when None they are drawn here from `noise_gen`.
+    `augment`, when given, transforms every batch D sees (fakes and reals, in both phases).
     """
     batch, device = real.shape[0], real.device
     if draws is None:
@@ -167,12 +197,12 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
             fake = nets.generator(draws.noise_d).float()
         if replay is not None:
             fake = replay.mix(fake, opts.replay_prob, noise_gen)
-        logits = nets.d_train(torch.cat([fake, real]))             # (2B, 1)
+        seen = torch.cat([fake, real])
+        if augment is not None:
+            seen = augment(seen, draws.augment_d)
+        logits = nets.d_train(seen)                                 # (2B, 1)
         logits_fake, logits_real = logits[:batch], logits[batch:]
-        loss_fake = F.binary_cross_entropy_with_logits(logits_fake, d_targets(batch, False, opts, device,
-                                                                              draws.label_noise_fake))
-        loss_real = F.binary_cross_entropy_with_logits(logits_real, d_targets(batch, True, opts, device,
-                                                                              draws.label_noise_real))
+        loss_fake, loss_real = d_losses(logits_fake, logits_real, opts, draws)
     opt_d.zero_grad(set_to_none=True)
     ((loss_fake + loss_real) / 2).backward()
     _clip(nets.discriminator.parameters(), opts.clip_value)
@@ -181,8 +211,11 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     # Phase 2: G through D (the bare module: its gradients are not wanted, so DDP must not wait
     # for them), fresh noise, targets "real"; only G's gradients are computed.
     with opts.autocast(device):
-        logits = nets.discriminator(nets.g_train(draws.noise_g))
-        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        fake = nets.g_train(draws.noise_g)
+        if augment is not None:
+            fake = augment(fake, draws.augment_g)
+        logits = nets.discriminator(fake)
+        loss_g = g_loss(logits, opts)
     opt_g.zero_grad(set_to_none=True)
     g_params = [p for p in nets.generator.parameters() if p.requires_grad]
     loss_g.backward(inputs=g_params)
@@ -203,9 +236,24 @@ def keras_rmsprop(params, lr: float, capturable: bool = False) -> torch.optim.RM
     return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True, capturable=capturable)
 
 
+def adam(params, lr: float, betas: tuple[float, float], capturable: bool = False) -> torch.optim.Adam:
+    """The modern recipe's optimizer: Adam, D and G each at its own learning rate (two time scales)."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True, capturable=capturable)
+
+
+def ema_warmup_decay(decay: float, step: int) -> float:
+    """The EMA decay at `step` with a warm-up: min(decay, (1 + step) / (10 + step)).
+
+    A fixed 0.999 remembers the random initial weights for thousands of steps (the EMA of the
+    50-epoch DCGAN scored FID 307 after one epoch against G's 165, docs/results.md); the warm-up
+    averages over a window that grows with the run, so the EMA is useful from the first epoch."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema = decay·ema + (1 − decay)·model for parameters; buffers (BN statistics) are copied."""
+def update_ema(ema: nn.Module, model: nn.Module, decay: float | torch.Tensor) -> None:
+    """ema = decay·ema + (1 − decay)·model for parameters; buffers (BN statistics) are copied.
+    `decay` may be a device tensor, which a CUDA graph reads afresh on every replay."""
     ema_params = list(ema.parameters())
     torch._foreach_lerp_(ema_params, list(model.parameters()), 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers()):

@@ -21,7 +21,7 @@ from core.errors import UserError
 from core.files import atomic_write
 from core.images import grid, png_bytes, to_uint8
 from core.progress import duration, progress
-from core.runs import LAST, METRICS, SAMPLES, grid_name, periodic_checkpoint
+from core.runs import LAST, LOSS_METRICS, METRICS, SAMPLES, grid_name, periodic_checkpoint
 from core.spec import PRESETS, ModelSpec
 
 from . import checkpoint, data as datasets
@@ -29,8 +29,11 @@ from .config import TrainConfig
 from .distributed import Dist
 from .fast import StaticStep
 from .metrics_log import MetricsLog, finite
-from .models import build_from_spec, check_image_batch
-from .step import Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, keras_rmsprop, train_step, update_ema
+from .augment import Augment
+from .config import ADAM_BETAS
+from .models import add_spectral_norm, build_from_spec, check_image_batch
+from .step import (Draws, Nets, ReplayBuffer, Shard, StepOptions, adam, draw, ema_warmup_decay, keras_rmsprop,
+                   train_step, update_ema)
 
 SAMPLE_GRID_SIZE = 64
 ESTIMATE_AFTER_S = 15.0  # training seconds after which the run's length is estimated and said
@@ -87,8 +90,10 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.generator, self.discriminator = build_from_spec(self.spec)
+        if cfg.spectral_norm == "on":
+            add_spectral_norm(self.discriminator)
         self.opts = StepOptions(cfg.label_smoothing, cfg.label_noise, cfg.clip_value, precision=cfg.precision,
-                                channels_last=cfg.channels_last)
+                                channels_last=cfg.channels_last, loss=cfg.loss, augment=bool(cfg.augment_ops))
         self.generator.to(device, memory_format=self.opts.memory_format).train()
         self.discriminator.to(device, memory_format=self.opts.memory_format).train()
         ids = [device.index] if device.type == "cuda" else None
@@ -96,9 +101,17 @@ class Trainer:
         self.nets = Nets(self.generator, self.discriminator, wrap(self.generator), wrap(self.discriminator))
         # The CUDA-graph fast path (train/fast.py) where it applies; DDP and replay use the same code eagerly.
         self.use_graphs = device.type == "cuda" and cfg.cuda_graphs == "auto" and not dist.enabled and not cfg.replay
-        self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g, capturable=self.use_graphs)
-        self.opt_d = keras_rmsprop(self.discriminator.parameters(), cfg.lr_d, capturable=self.use_graphs)
+        if cfg.optimizer == "adam":
+            self.opt_g = adam(self.generator.parameters(), cfg.lr_g, ADAM_BETAS, capturable=self.use_graphs)
+            self.opt_d = adam(self.discriminator.parameters(), cfg.lr_d, ADAM_BETAS, capturable=self.use_graphs)
+        else:
+            self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g, capturable=self.use_graphs)
+            self.opt_d = keras_rmsprop(self.discriminator.parameters(), cfg.lr_d, capturable=self.use_graphs)
         self.ema = copy.deepcopy(self.generator).eval() if cfg.ema else None
+        # The EMA decay of the coming step, on the device (a CUDA graph reads it on every replay).
+        self.ema_decay = torch.tensor(float(cfg.ema or 0.0), device=device)
+        self.augment = Augment(cfg.augment_ops, self.spec.pixel_range, device, cfg.augment_p, cfg.ada_target,
+                               cfg.ada_kimg * 1000, self.local_batch) if cfg.augment_ops else None
         self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         self.replay = ReplayBuffer(cfg.replay, self.spec.image_shape, device) if cfg.replay else None
         self.sample_z = fixed_latents(cfg.seed, self.spec.latent_dim).to(device)
@@ -128,6 +141,7 @@ class Trainer:
             "generator_ema": self.ema.state_dict() if self.ema else None,
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "replay": self.replay.state_dict() if self.replay else None,
+            "augment": self.augment.state_dict() if self.augment else None,
             "step": self.progress.step, "epoch": self.progress.epoch, "elapsed": self.progress.elapsed,
             "rng": rng, "config": self.cfg.to_dict(), "model": self.spec.to_dict(),
         }
@@ -141,6 +155,8 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         if self.replay is not None and state.get("replay") is not None:
             self.replay.load_state_dict(state["replay"])
+        if self.augment is not None and state.get("augment") is not None:
+            self.augment.load_state_dict(state["augment"])
         self.progress = Progress(state["step"], state["epoch"], state.get("elapsed", 0.0))
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_gen.set_state(state["rng"]["noise"])
@@ -200,7 +216,11 @@ class Trainer:
                 if epoch != order_epoch:
                     order, order_epoch = epoch_order(self.cfg.seed, epoch, len(self.data)).to(self.device), epoch
                     self.bar.set_description(f"epoch {epoch + 1}/{self.cfg.epochs}")
+                if self.ema is not None and self.cfg.recipe == "modern":
+                    self.ema_decay.fill_(ema_warmup_decay(self.cfg.ema, step))
                 run_step(self._batch_indices(order, index))
+                if self.augment is not None:
+                    self.augment.adapt(step + 1)
                 self.metrics.count += 1
                 now = time.perf_counter()
                 p.step, p.elapsed, t_mark = step + 1, p.elapsed + now - t_mark, now
@@ -292,9 +312,11 @@ class Trainer:
     def _step(self, real: torch.Tensor, draws: Draws) -> torch.Tensor:
         """The whole per-step computation (what a CUDA graph captures): D step, G step, EMA update."""
         values = train_step(self.nets, self.opt_g, self.opt_d, real, self.spec.latent_dim, self.noise_gen,
-                            self.opts, self.replay, self.shard, draws)
+                            self.opts, self.replay, self.shard, draws, self.augment)
+        if self.augment is not None:
+            self.augment.observe(values[LOSS_METRICS.index("d_acc_real")])
         if self.ema is not None:
-            update_ema(self.ema, self.generator, self.cfg.ema)
+            update_ema(self.ema, self.generator, self.ema_decay)
         return values
 
     def _agreed_stop(self, at_log_boundary: bool) -> int | None:
@@ -307,8 +329,10 @@ class Trainer:
 
     def _flush(self, epoch: int) -> None:
         p = self.progress
-        record = self.metrics.flush(p.step, epoch + 1, p.elapsed, self.cfg.batch_size,
-                                    {"lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]})
+        extra = {"lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]}
+        if self.augment is not None:
+            extra["augment_p"] = round(float(self.augment.p), 6)
+        record = self.metrics.flush(p.step, epoch + 1, p.elapsed, self.cfg.batch_size, extra)
         if record is None:
             return
         if not finite(record):
