@@ -127,6 +127,12 @@ def regular_files(folder: Path, pattern: str, root: Path) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if inside(root, p) and p.is_file())
 
 
+def _number(stem: str) -> int:
+    """The number a grid's name ends with (epoch_0003 -> 3); 0 for a name that has none."""
+    match = re.search(r"(\d+)$", stem)
+    return int(match.group(1)) if match else 0
+
+
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -167,9 +173,15 @@ class Run:
         return self.path / EVAL
 
     def grids(self) -> list[Path]:
-        """Raw G's fixed-latent grids in training order: per epoch, or per step for runs shorter than one."""
+        """Raw G's fixed-latent grids in training order: per epoch (and where the run stopped, if mid-epoch),
+        or per step for runs shorter than one."""
         samples = self.path / SAMPLES
-        return regular_files(samples, "epoch_*.png", self.root) or regular_files(samples, "step_*.png", self.root)
+        epochs, steps = regular_files(samples, "epoch_*.png", self.root), regular_files(samples, "step_*.png", self.root)
+        if not epochs or not self.steps_per_epoch:
+            return epochs or steps
+        # a run stopped mid-epoch (a time budget, Ctrl-C) ends with a step grid after its last epoch
+        last_epoch_step = _number(epochs[-1].stem) * self.steps_per_epoch
+        return epochs + [g for g in steps if _number(g.stem) > last_epoch_step]
 
 
 def safe_child(root: Path, name) -> Path | None:

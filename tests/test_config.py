@@ -56,3 +56,54 @@ def test_config_round_trips_through_a_dict_and_ignores_unknown_keys():
     cfg = TrainConfig(model="mlp", ema=0.9).resolved()
     assert TrainConfig.from_dict({**cfg.to_dict(), "from_the_future": 1}) == cfg
     assert flag("batch_size") == "--batch-size"
+
+
+def test_no_length_given_is_a_time_budgeted_quick_look_and_any_length_is_not():
+    from train.config import QUICK_LOOK_EPOCHS, QUICK_LOOK_MINUTES
+
+    quick = TrainConfig().resolved()
+    assert (quick.epochs, quick.minutes) == (QUICK_LOOK_EPOCHS, QUICK_LOOK_MINUTES)
+    assert (TrainConfig(epochs=2).resolved().epochs, TrainConfig(epochs=2).resolved().minutes) == (2, 0.0)
+    assert TrainConfig(max_steps=10).resolved().minutes == 0.0
+    timed = TrainConfig(minutes=1.5).resolved()
+    assert (timed.epochs, timed.minutes) == (50, 1.5)  # the book's length, cut by the budget given
+
+
+def test_recipes_fill_their_parts_and_single_flags_override_them():
+    book, modern = TrainConfig().resolved(), TrainConfig(recipe="modern").resolved()
+    assert (book.loss, book.optimizer, book.spectral_norm, book.augment_ops, book.ada_target) == \
+        ("bce", "rmsprop", "off", (), 0.0)
+    assert (modern.loss, modern.optimizer, modern.spectral_norm, modern.ada_target) == ("hinge", "adam", "on", 0.6)
+    assert modern.augment_ops == ("color", "translation", "cutout") and book.ema == modern.ema == 0.999
+    frog = TrainConfig(model="frog", recipe="modern").resolved()
+    assert (frog.lr_d, frog.lr_g, frog.label_noise, frog.clip_value) == (8e-4, 4e-4, 0.0, 0.0)
+    mixed = TrainConfig(recipe="modern", loss="bce", augment="none", spectral_norm="off").resolved()
+    assert (mixed.loss, mixed.augment_ops, mixed.spectral_norm) == ("bce", (), "off")
+
+
+def test_bad_augmentation_policy_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit):
+        parse("--augment", "color,rotate")
+    assert "unknown augmentation 'rotate'" in capsys.readouterr().err
+
+
+def test_a_config_saved_before_recipes_reads_as_the_book_recipe():
+    old = {"model": "dcgan", "dataset": "fashion-mnist", "epochs": 5, "batch_size": 32, "lr_d": 1e-3, "lr_g": 1e-3,
+           "precision": "fp32", "ema": 0.0, "label_noise": 0.0, "clip_value": 0.0, "leaky_slope": 0.2}
+    cfg = TrainConfig.from_dict(old)
+    assert (cfg.recipe, cfg.loss, cfg.optimizer, cfg.augment_ops, cfg.minutes, cfg.ema) == \
+        ("book", "bce", "rmsprop", (), 0.0, 0.0)
+
+
+@pytest.mark.parametrize("flags,native,expected", [
+    (frozenset({"avx2", "avx512f", "amx_bf16"}), True, "bf16"), (frozenset({"avx2"}), False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_native_bf16(monkeypatch, flags, native, expected):
+    import torch
+
+    from core import machine
+
+    monkeypatch.setattr(machine, "cpu", lambda: machine.Cpu("test CPU", 2, flags))
+    assert machine.cpu().native_bf16 is native
+    assert TrainConfig().resolved().with_precision(torch.device("cpu")).precision == expected
+    assert TrainConfig(precision="fp32").with_precision(torch.device("cpu")).precision == "fp32"
+    assert TrainConfig().with_precision(torch.device("cuda")).precision == "fp32"

@@ -96,3 +96,15 @@ def test_eval_reader_keeps_only_well_typed_rows(tmp_path):
     assert report["reference"] == {"floor": {"fid": 1.0}} and "step" not in report
     path.write_text(json.dumps({"generators": []}))
     assert read_eval(path, tmp_path)[0] is None
+
+
+def test_grids_end_with_the_step_grid_of_a_run_stopped_mid_epoch(tmp_path):
+    from core.runs import Run
+
+    samples = tmp_path / "run" / "samples"
+    samples.mkdir(parents=True)
+    for name in ("epoch_0001.png", "epoch_0002.png", "step_0000150.png", "step_0000250.png", "step_0000x.png"):
+        (samples / name).write_bytes(b"png")
+    run = Run("run", tmp_path / "run", tmp_path, steps_per_epoch=100)
+    assert [g.name for g in run.grids()] == ["epoch_0001.png", "epoch_0002.png", "step_0000250.png"]
+    assert [g.name for g in Run("run", tmp_path / "run", tmp_path).grids()] == ["epoch_0001.png", "epoch_0002.png"]

@@ -83,14 +83,18 @@ def test_modern_recipe_resumes_bit_identically_with_its_augmentation_state(tmp_p
 
 
 def test_book_recipe_is_unchanged_by_the_modern_one(tmp_path, fashion_dir):
-    """No augmentation draws, RMSprop, no spectral norm, no EMA: the book run's numbers as before."""
-    assert main(["--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "2", "--out", str(tmp_path),
-                 "--name", "book"]) == 0
-    state = checkpoint.load(tmp_path / "book" / "last.pt")
-    assert state["augment"] is None and state["generator_ema"] is None
+    """No augmentation, RMSprop, no spectral norm; the default EMA of G never feeds back into training."""
+    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "3", "--out", str(tmp_path)]
+    assert main(common + ["--name", "book"]) == 0
+    assert main(common + ["--name", "no-ema", "--ema", "0"]) == 0
+    state, plain = checkpoint.load(tmp_path / "book" / "last.pt"), checkpoint.load(tmp_path / "no-ema" / "last.pt")
+    assert state["augment"] is None and state["generator_ema"] is not None and plain["generator_ema"] is None
     assert not any("parametrizations" in key for key in state["discriminator"])
     assert "square_avg" in state["opt_d"]["state"][0]  # RMSprop
     assert "augment_p" not in read_metrics(tmp_path / "book")[0]
+    for part in ("generator", "discriminator"):
+        for key, value in state[part].items():
+            assert torch.equal(value, plain[part][key]), f"{part}.{key}"
 
 
 @pytest.mark.parametrize("model", ["mlp", "frog"])
@@ -125,3 +129,15 @@ def test_training_in_process_puts_the_signal_handlers_back(tmp_path, fashion_dir
     assert main(["--model", "mlp", "--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "2",
                  "--out", str(tmp_path), "--name", "handlers"]) == 0
     assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def test_a_time_budget_stops_saves_and_resumes_with_a_new_length(tmp_path, fashion_dir):
+    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--out", str(tmp_path), "--name", "timed"]
+    assert main(common + ["--minutes", "0.0001"]) == 0  # used up by the first step
+    run = tmp_path / "timed"
+    state = checkpoint.load(run / "last.pt")
+    assert state["step"] == 1 and state["config"]["minutes"] == 0.0001
+    assert (run / "samples" / "step_0000001.png").is_file()
+    assert main(["--resume", str(run), "--epochs", "1"]) == 0  # the new length replaces the budget
+    state = checkpoint.load(run / "last.pt")
+    assert state["step"] == 16 and state["config"]["minutes"] == 0.0

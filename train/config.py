@@ -21,11 +21,14 @@ RECIPES = ("book", "modern")
 # The book recipe is the preset's own training, exactly; the modern one keeps the preset's architecture.
 RECIPE_DEFAULTS = {
     "book": {"loss": "bce", "optimizer": "rmsprop", "spectral_norm": "off", "augment": "none", "augment_p": 0.0,
-             "ada_target": 0.0, "ema": 0.0},
+             "ada_target": 0.0},
     "modern": {"loss": "hinge", "optimizer": "adam", "spectral_norm": "on", "augment": ",".join(OPERATIONS),
-               "augment_p": 0.0, "ada_target": 0.6, "ema": 0.999, "lr_d": 4e-4, "lr_g": 2e-4,
-               "label_noise": 0.0, "clip_value": 0.0},
+               "augment_p": 0.0, "ada_target": 0.6, "label_noise": 0.0, "clip_value": 0.0},
 }
+# With no --epochs, --max-steps or --minutes, a new run is a quick look: this many minutes of
+# training (at most QUICK_LOOK_EPOCHS epochs), the best first grid a small CPU gives in that time
+# (docs/quick-look.md has the measurements behind the choice).
+QUICK_LOOK_MINUTES, QUICK_LOOK_EPOCHS = 3.0, 5
 ADAM_BETAS = (0.0, 0.99)
 
 
@@ -36,7 +39,7 @@ def _policy(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 # Fields a resumed run may change (they set how long, how often and how fast, not what is trained).
-SCHEDULE_FIELDS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "keep_checkpoints",
+SCHEDULE_FIELDS = ("epochs", "max_steps", "minutes", "sample_every", "checkpoint_every", "keep_checkpoints",
                    "log_every", "device", "data_dir", "eval_every", "eval_samples", "cuda_graphs",
                    "precision", "channels_last")
 
@@ -76,8 +79,9 @@ class TrainConfig:
     data_dir: str | None = _f(None, "folder holding the dataset files (for --dataset folder: the images; "
                               "a train/ subfolder is used when present)")
     classes: str | None = _f(None, "comma-separated class names to keep, e.g. frog (default: the preset's)")
-    epochs: int = _f(1, "passes over the data; 1 is a quick look, the books train 50 (dcgan, mlp) or ~40 (frog)",
-                     POSITIVE_INT)
+    epochs: int | None = _f(None, "passes over the data; the books train 50 (dcgan, mlp) or 40 (frog). Without "
+                            f"--epochs, --max-steps or --minutes a run is a quick look: {QUICK_LOOK_MINUTES:g} minutes "
+                            f"of training, at most {QUICK_LOOK_EPOCHS} epochs", POSITIVE_INT)
     batch_size: int | None = _f(None, "images per step (book: 32, frog 20)", POSITIVE_INT)
     lr: float | None = _f(None, "learning rate for both D and G (book: 1e-3; frog D 8e-4, G 4e-4)", POSITIVE_FLOAT)
     lr_d: float | None = _f(None, "learning rate of D only (overrides --lr)", POSITIVE_FLOAT)
@@ -88,12 +92,15 @@ class TrainConfig:
     name: str | None = _f(None, "run folder name (default: <model>-<dataset>-<date>-<time>)")
     cuda_graphs: str = _f("auto", "auto: on CUDA, replay each training step as one captured CUDA graph (not with "
                           "DDP or --replay); off: plain eager steps", choices=("auto", "off"))
-    precision: str = _f("fp32", "fp32, or bf16: forward passes under bfloat16 autocast (faster on recent GPUs and on "
-                        "CPUs with AVX-512 BF16; changes the numerics slightly, so it is off by default)",
-                        choices=("fp32", "bf16"))
+    precision: str = _f("auto", "fp32, or bf16: forward passes under bfloat16 autocast (changes the numerics "
+                        "slightly; about 2x faster on CPUs with native bf16, AVX-512 BF16 or AMX, but up to 11x "
+                        "slower on CPUs without it); auto: bf16 on a CPU with native bf16, fp32 everywhere else",
+                        choices=("auto", "fp32", "bf16"))
     channels_last: bool = _f(False, "convolution activations in channels-last memory layout (an option to measure: "
                              "see docs/performance.md)", FLAG)
     max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs", COUNT)
+    minutes: float | None = _f(None, "stop after this many minutes of training in total, saving the run so "
+                               "--resume can continue it (0 = no limit)", NON_NEGATIVE_FLOAT)
     log_every: int = _f(50, "steps between metrics.jsonl records (each averages its window)", POSITIVE_INT)
     sample_every: int = _f(0, "also write a sample grid every N steps (0 = only at each epoch's end)", COUNT)
     checkpoint_every: int = _f(1000, "steps between periodic checkpoints (0 = only last.pt at epoch ends)", COUNT)
@@ -109,8 +116,9 @@ class TrainConfig:
     replay: int = _f(0, "experience replay: keep a buffer of this many past fakes; half of each fake "
                      "batch D sees comes from it (0 = off)", COUNT)
     minibatch_std: bool = _f(False, "add a minibatch standard-deviation layer to D (minibatch discrimination)", FLAG)
-    ema: float | None = _f(None, "keep an exponential moving average of G's weights with this decay, e.g. 0.999 "
-                           "(0 = off; book: off, modern: 0.999 with a warm-up)", FRACTION)
+    ema: float = _f(0.999, "also keep an exponential moving average of G's weights with this decay (warmed up: "
+                    "min(decay, (1+step)/(10+step))), exported beside G as generator_ema.onnx; it never feeds back "
+                    "into training, so G trains exactly as without it (0 = off)", FRACTION)
     leaky_slope: float | None = _f(None, "LeakyReLU slope of the frog preset (Keras 3: 0.2, book-era Keras 2: 0.3)",
                                    NON_NEGATIVE_FLOAT)
     clip_value: float | None = _f(None, "clip each gradient value to ±this (frog: 1.0, else off; modern: off)",
@@ -143,8 +151,11 @@ class TrainConfig:
             value = getattr(self, name)
             return value if value is not None else recipe.get(name, book_value)
 
+        quick_look = self.epochs is None and not self.max_steps and self.minutes is None
         return dataclasses.replace(
             self,
+            epochs=self.epochs or (QUICK_LOOK_EPOCHS if quick_look else p.epochs),
+            minutes=QUICK_LOOK_MINUTES if quick_look else (self.minutes or 0.0),
             dataset=self.dataset or p.dataset,
             classes=self._resolved_classes(),
             batch_size=self.batch_size or p.batch_size,
@@ -154,7 +165,7 @@ class TrainConfig:
             leaky_slope=p.leaky_slope if self.leaky_slope is None else self.leaky_slope,
             clip_value=pick("clip_value", p.clip_value),
             **{name: pick(name, None) for name in ("loss", "optimizer", "spectral_norm", "augment", "augment_p",
-                                                   "ada_target", "ema")},
+                                                   "ada_target")},
         )
 
     def _resolved_classes(self) -> str:
@@ -168,6 +179,16 @@ class TrainConfig:
     @property
     def class_tuple(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in (self.classes or "").split(",") if c.strip())
+
+    def with_precision(self, device) -> "TrainConfig":
+        """--precision auto made concrete for the device: bf16 only where the CPU computes it natively
+        (elsewhere it is several times slower, docs/performance.md); fp32 on GPUs, where it is untested."""
+        if self.precision != "auto":
+            return self
+        from core.machine import cpu
+
+        native = device.type == "cpu" and cpu().native_bf16
+        return dataclasses.replace(self, precision="bf16" if native else "fp32")
 
     @property
     def augment_ops(self) -> tuple[str, ...]:
@@ -184,6 +205,7 @@ class TrainConfig:
         if values.get("lr_d") is not None and "loss" not in values:  # resolved, saved before recipes existed
             for name, value in RECIPE_DEFAULTS["book"].items():
                 values.setdefault(name, value)
+            values.setdefault("minutes", 0.0)
         return cls(**values)
 
 

@@ -10,6 +10,7 @@ import argparse
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.lock import RunLock
 from core.machine import cpu
+from core.spec import PRESETS
 
 from . import run_folder
 from .config import add_arguments, from_args
@@ -17,7 +18,7 @@ from .distributed import Dist, exit_process
 from .trainer import Trainer, pick_device
 
 EXAMPLES = """examples:
-  python -m train.dcgan                                   quick DCGAN run on Fashion-MNIST (1 epoch)
+  python -m train.dcgan                                   quick look: 3 minutes of the DCGAN on Fashion-MNIST
   python -m train.dcgan --epochs 50                       the book's full run
   python -m train.dcgan --model mlp --epochs 5            Géron's simple GAN
   python -m train.dcgan --model frog --dataset folder --data-dir path/to/cifar10-frog --epochs 40
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     lock = None
     try:
         device = pick_device(dist.device(cfg.device))
+        cfg = cfg.with_precision(device)
         run_dir = resume.run_dir if resume else dist.broadcast(run_folder.planned_run_dir(cfg) if dist.main else None)
         trainer = Trainer(cfg, run_dir, device, resume.state if resume else None, dist)
         if dist.main:  # every check has passed: from here on the run folder may change
@@ -58,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
                   f"on {_device_words(device)}{f' x {dist.world} processes' if dist.enabled else ''}; "
                   f"run folder {run_dir}", flush=True)
+            if not resume and not {"epochs", "max_steps", "minutes"} & given.keys():
+                print(f"quick look: {cfg.minutes:g} minutes of training (at most {cfg.epochs} epochs), then the "
+                      f"run is saved; the book trains {PRESETS[cfg.model].epochs} epochs: add --epochs "
+                      f"{PRESETS[cfg.model].epochs}, or later --resume the run with it", flush=True)
             if cfg.precision == "bf16" and device.type == "cpu" and not cpu().native_bf16:
                 print("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX), so --precision bf16 runs much "
                       "slower than fp32 here (11x on a 2-core AVX2 EPYC, docs/performance.md)", flush=True)

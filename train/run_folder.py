@@ -177,4 +177,7 @@ def resume_config(state: dict, given: dict) -> TrainConfig:
     if changed:
         raise UserError(f"--resume continues a run with its own settings; these differ: "
                         f"{', '.join(map(flag, changed))} (only {', '.join(map(flag, SCHEDULE_FIELDS))} may change)")
-    return TrainConfig.from_dict({**saved.to_dict(), **{k: v for k, v in given.items() if k in SCHEDULE_FIELDS}})
+    schedule = {k: v for k, v in given.items() if k in SCHEDULE_FIELDS}
+    if ("epochs" in given or "max_steps" in given) and "minutes" not in given:
+        schedule["minutes"] = 0.0  # a new length replaces a quick look's time budget
+    return TrainConfig.from_dict({**saved.to_dict(), **schedule})

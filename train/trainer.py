@@ -216,7 +216,7 @@ class Trainer:
                 if epoch != order_epoch:
                     order, order_epoch = epoch_order(self.cfg.seed, epoch, len(self.data)).to(self.device), epoch
                     self.bar.set_description(f"epoch {epoch + 1}/{self.cfg.epochs}")
-                if self.ema is not None and self.cfg.recipe == "modern":
+                if self.ema is not None:
                     self.ema_decay.fill_(ema_warmup_decay(self.cfg.ema, step))
                 run_step(self._batch_indices(order, index))
                 if self.augment is not None:
@@ -228,6 +228,11 @@ class Trainer:
                 if self.estimate_from is not None and now - self.estimate_from[1] >= ESTIMATE_AFTER_S:
                     self._say_how_long(now)
                 stop = self._after_step(epoch)
+                if self._out_of_time():
+                    self.bar.close()
+                    if self.dist.main:
+                        self._say_time_is_up()
+                    return 0
                 if stop is not None:
                     self.bar.close()
                     if self.dist.main:
@@ -243,12 +248,30 @@ class Trainer:
             print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
         return 0
 
+    def _out_of_time(self) -> bool:
+        return bool(self.cfg.minutes) and self.progress.elapsed >= self.cfg.minutes * 60
+
+    def _say_time_is_up(self) -> None:
+        p = self.progress
+        print(f"done: the {self.cfg.minutes:g}-minute budget is used: {p.step} steps "
+              f"({p.step / self.steps_per_epoch:.1f} epochs), {p.elapsed:.0f} s of training; run folder "
+              f"{self.run_dir}\ntrain on with: python -m train.dcgan --resume {self.run_dir} --epochs "
+              f"{PRESETS[self.cfg.model].epochs}   (the book's length)")
+
     def _say_how_long(self, now: float) -> None:
         """Once, early: the speed measured so far, the time the run will take, and a quicker first look."""
         first_step, since = self.estimate_from
         self.estimate_from = None
         steps_per_s = (self.progress.step - first_step) / (now - since)
         left = (self.total_steps - self.progress.step) / steps_per_s
+        budget_left = self.cfg.minutes * 60 - self.progress.elapsed if self.cfg.minutes else None
+        if budget_left is not None and budget_left < left:
+            stop_step = min(self.total_steps, self.progress.step + int(budget_left * steps_per_s))
+            line = (f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: the {self.cfg.minutes:g}-minute "
+                    f"budget ends near step {stop_step} ({stop_step / self.steps_per_epoch:.1f} epochs)")
+            if self.dist.main:
+                self.bar.write(line)
+            return
         line = (f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: about {duration(left)} to step "
                 f"{self.total_steps}")
         if left > 300 and self.progress.step < QUICK_LOOK_STEPS < self.total_steps:
@@ -274,7 +297,7 @@ class Trainer:
             self._flush(epoch)
             self._save(periodic=True)
         epoch_done = step % self.steps_per_epoch == 0
-        if epoch_done or stop is not None or step == self.total_steps:
+        if epoch_done or stop is not None or step == self.total_steps or self._out_of_time():
             if epoch_done:
                 self.progress.epoch = step // self.steps_per_epoch
                 self._write_grid(epoch=self.progress.epoch)
