@@ -41,11 +41,14 @@ def test_inference_benchmark_runs(capsys):
 
 def test_time_to_quality_reports_each_setting_against_the_eager_port(fashion_dir, capsys):
     # Any FID meets a huge target at the first scoring: every setting reports a time and a ratio.
-    assert time_to_quality.main(["--target-fid", "1e9", "--minutes", "5", "--eval-every", "2",
+    assert time_to_quality.main(["--target-fid", "1e9", "--minutes", "5", "--eval-every", "2", "--eager-steps", "2",
                                  "--data-dir", str(fashion_dir)]) == 0
-    rows = {line.split("|")[0].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("|") == 4}
+    out = capsys.readouterr().out
+    rows = {line.split("|")[0].strip(): line for line in out.splitlines() if line.count("|") == 4}
     assert {"eager", "default", "fastest"} <= set(rows)
-    assert rows["eager"].rstrip().endswith("1.00x") and all("yes" in rows[s] for s in ("eager", "default", "fastest"))
+    assert rows["eager"].rstrip().endswith("1.00x") and all("yes" in rows[s] for s in ("default", "fastest"))
+    assert "reference: the eager port's 50 epochs" in out and "modern recipe" in out
+    assert "EMA" in out  # the trainer settings are scored with their EMA of G as well
 
 
 def test_time_to_quality_says_when_a_target_is_not_reached(fashion_dir, capsys):

@@ -66,7 +66,7 @@ def test_modern_recipe_resumes_bit_identically_with_its_augmentation_state(tmp_p
     """Spectral norm's power-iteration vectors, Adam's moments, the warmed-up EMA and the adaptive
     augmentation probability all come back exactly: a split run ends where a straight one does."""
     common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--out", str(tmp_path), "--checkpoint-every", "0",
-              "--recipe", "modern", "--augment-p", "0.5", "--ada-kimg", "0.1", "--log-every", "2"]
+              "--recipe", "modern", "--spectral-norm", "on", "--augment-p", "0.5", "--ada-kimg", "0.1", "--log-every", "2"]
     assert main(common + ["--name", "straight", "--max-steps", "12"]) == 0
     assert main(common + ["--name", "split", "--max-steps", "6"]) == 0  # stops between two adjustments of p
     assert main(["--resume", str(tmp_path / "split"), "--max-steps", "12"]) == 0

@@ -22,7 +22,7 @@ RECIPES = ("book", "modern")
 RECIPE_DEFAULTS = {
     "book": {"loss": "bce", "optimizer": "rmsprop", "spectral_norm": "off", "augment": "none", "augment_p": 0.0,
              "ada_target": 0.0},
-    "modern": {"loss": "hinge", "optimizer": "adam", "spectral_norm": "on", "augment": ",".join(OPERATIONS),
+    "modern": {"loss": "hinge", "optimizer": "adam", "spectral_norm": "off", "augment": ",".join(OPERATIONS),
                "augment_p": 0.0, "ada_target": 0.6, "label_noise": 0.0, "clip_value": 0.0},
 }
 # With no --epochs, --max-steps or --minutes, a new run is a quick look: this many minutes of
@@ -124,14 +124,15 @@ class TrainConfig:
     clip_value: float | None = _f(None, "clip each gradient value to ±this (frog: 1.0, else off; modern: off)",
                                   NON_NEGATIVE_FLOAT)
     recipe: str = _f("book", "book: each preset's training exactly as its book has it; modern: the same architecture "
-                     "trained with spectral norm in D, hinge loss, two-time-scale Adam, differentiable augmentation "
-                     "with an adaptive probability and a warmed-up EMA of G (docs/modern-recipe.md); the flags below "
-                     "change single parts", choices=RECIPES)
+                     "trained with hinge loss, Adam (beta1 0) at the preset's two learning rates, and differentiable "
+                     "augmentation of everything D sees with an adaptive probability (docs/modern-recipe.md); the "
+                     "flags below change single parts", choices=RECIPES)
     loss: str | None = _f(None, "bce (the books' non-saturating loss) or hinge (book: bce, modern: hinge)",
                           choices=("bce", "hinge"))
     optimizer: str | None = _f(None, f"rmsprop (Keras defaults) or adam (betas {ADAM_BETAS}) (book: rmsprop, "
                                "modern: adam)", choices=("rmsprop", "adam"))
-    spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (book: off, modern: on)",
+    spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (off in both recipes: it slowed "
+                                   "the frog GAN down, docs/modern-recipe.md)",
                                    choices=("on", "off"))
     augment: str | None = _f(None, f"differentiable augmentations of every image D sees: a comma list of "
                              f"{', '.join(OPERATIONS)}, or none (book: none, modern: all three)", _policy)

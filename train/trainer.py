@@ -228,6 +228,7 @@ class Trainer:
                 if self.estimate_from is not None and now - self.estimate_from[1] >= ESTIMATE_AFTER_S:
                     self._say_how_long(now)
                 stop = self._after_step(epoch)
+                t_mark = time.perf_counter()  # evaluations, grids and checkpoints are not training time
                 if self._out_of_time():
                     self.bar.close()
                     if self.dist.main:
