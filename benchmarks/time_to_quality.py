@@ -184,6 +184,8 @@ def main(argv=None) -> int:
                         help="steps over which the eager reference is timed (default: one epoch)")
     parser.add_argument("--data-dir", default=None, help="folder of Fashion-MNIST's .gz files (default: searched)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", metavar="DIR", default=None,
+                        help="keep the trainer settings' run folders (grids, metrics, last.pt) in DIR/<setting>")
     args = parser.parse_args(argv)
     if args.eval_every <= 0 or args.minutes <= 0 or args.eager_steps <= 0:
         raise UserError("--eval-every, --eager-steps and --minutes must be positive")
@@ -192,8 +194,11 @@ def main(argv=None) -> int:
     judge = QuickEval(SimpleNamespace(dataset=preset.dataset, data_dir=args.data_dir, class_tuple=()),
                       ModelSpec.of_preset(PRESET), samples=2000)
     print(describe_device(torch.device("cpu")))
-    with tempfile.TemporaryDirectory(prefix="time_to_quality-") as folder:
-        settings = build_settings(args.settings.split(","), images, args.seed, args.data_dir, Path(folder),
+    if args.keep and any((Path(args.keep) / name).exists() for name in args.settings.split(",")):
+        raise UserError(f"{args.keep} already holds a run folder of these settings; name a new --keep folder")
+    with tempfile.TemporaryDirectory(prefix="time_to_quality-") as temp:
+        folder = Path(args.keep) if args.keep else Path(temp)
+        settings = build_settings(args.settings.split(","), images, args.seed, args.data_dir, folder,
                                   args.eager_steps)
         race(settings, judge, args.target_fid, args.eval_every, args.minutes * 60)
     print("\n".join(report(settings, args.target_fid, args.minutes * 60, len(images) // preset.batch_size)))

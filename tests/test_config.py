@@ -76,7 +76,8 @@ def test_recipes_fill_their_parts_and_single_flags_override_them():
     assert (modern.loss, modern.optimizer, modern.spectral_norm, modern.ada_target) == ("hinge", "adam", "off", 0.6)
     assert modern.augment_ops == ("color", "translation", "cutout") and book.ema == modern.ema == 0.999
     frog = TrainConfig(model="frog", recipe="modern").resolved()
-    assert (frog.lr_d, frog.lr_g, frog.label_noise, frog.clip_value) == (8e-4, 4e-4, 0.0, 0.0)
+    assert (frog.lr_d, frog.lr_g, frog.label_noise, frog.clip_value) == (4e-4, 2e-4, 0.0, 0.0)
+    assert (modern.lr_d, modern.lr_g) == (1e-3, 1e-3)  # the DCGAN's book rates
     mixed = TrainConfig(recipe="modern", loss="bce", augment="none", spectral_norm="on").resolved()
     assert (mixed.loss, mixed.augment_ops, mixed.spectral_norm) == ("bce", (), "on")
 
