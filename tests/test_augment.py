@@ -127,3 +127,16 @@ def test_state_round_trip():
     copy = adaptive()
     copy.load_state_dict(aug.state_dict())
     assert torch.equal(copy.p, aug.p) and torch.equal(copy.acc_real_sum, aug.acc_real_sum)
+
+
+def test_ada_under_ddp_moves_p_on_the_accuracy_of_all_processes():
+    """Two processes: this one's D is sure of its reals, the other's is not; their mean decides, for both."""
+    aug = adaptive()
+    aug.observe(torch.tensor(0.95 * ADA_INTERVAL))  # this process: accuracy 0.95 over the interval
+    other = torch.tensor(0.55 * ADA_INTERVAL)
+
+    def all_reduce(t):
+        return t.add_(other)
+
+    aug.adapt(ADA_INTERVAL, world=2, all_reduce=all_reduce)  # mean accuracy 0.75: r = 0.5 < 0.6
+    assert float(aug.p) == pytest.approx(0.5 - 25 * ADA_INTERVAL / 1000)

@@ -16,6 +16,8 @@ p lives on the device and is adapted in place, with no host sync.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 OPERATIONS = ("color", "translation", "cutout")
@@ -110,12 +112,13 @@ class Augment:
         if self.adaptive:
             self.acc_real_sum += acc_real
 
-    def adapt(self, step: int) -> None:
+    def adapt(self, step: int, world: int = 1, all_reduce: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> None:
         """After every ADA_INTERVAL-th step: r = E[sign D(real)] = 2·accuracy − 1 over the interval,
-        and p moves one notch up if r is above the target (D too sure of the reals), else down."""
+        and p moves one notch up if r is above the target (D too sure of the reals), else down.
+        Under DDP `all_reduce` sums the `world` processes' accuracies, so every process moves p alike."""
         if not self.adaptive or step % ADA_INTERVAL:
             return
-        r = 2 * self.acc_real_sum / ADA_INTERVAL - 1
+        r = 2 * all_reduce(self.acc_real_sum) / (ADA_INTERVAL * world) - 1
         self.p.add_(torch.sign(r - self.ada_target) * self.ada_step).clamp_(0.0, 1.0)
         self.acc_real_sum.zero_()
 

@@ -111,7 +111,7 @@ class Trainer:
         # The EMA decay of the coming step, on the device (a CUDA graph reads it on every replay).
         self.ema_decay = torch.tensor(float(cfg.ema or 0.0), device=device)
         self.augment = Augment(cfg.augment_ops, self.spec.pixel_range, device, cfg.augment_p, cfg.ada_target,
-                               cfg.ada_kimg * 1000, self.local_batch) if cfg.augment_ops else None
+                               cfg.ada_kimg * 1000, cfg.batch_size) if cfg.augment_ops else None
         self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         self.replay = ReplayBuffer(cfg.replay, self.spec.image_shape, device) if cfg.replay else None
         self.sample_z = fixed_latents(cfg.seed, self.spec.latent_dim).to(device)
@@ -220,7 +220,7 @@ class Trainer:
                     self.ema_decay.fill_(ema_warmup_decay(self.cfg.ema, step))
                 run_step(self._batch_indices(order, index))
                 if self.augment is not None:
-                    self.augment.adapt(step + 1)
+                    self.augment.adapt(step + 1, self.dist.world, self.dist.sum_)
                 self.metrics.count += 1
                 now = time.perf_counter()
                 p.step, p.elapsed, t_mark = step + 1, p.elapsed + now - t_mark, now
@@ -229,7 +229,7 @@ class Trainer:
                     self._say_how_long(now)
                 stop = self._after_step(epoch)
                 t_mark = time.perf_counter()  # evaluations, grids and checkpoints are not training time
-                if self._out_of_time():
+                if self.time_up:
                     self.bar.close()
                     if self.dist.main:
                         self._say_time_is_up()
@@ -250,7 +250,11 @@ class Trainer:
         return 0
 
     def _out_of_time(self) -> bool:
-        return bool(self.cfg.minutes) and self.progress.elapsed >= self.cfg.minutes * 60
+        """Whether --minutes is used up; DDP ranks decide together, at log boundaries, so all stop at one step."""
+        over = bool(self.cfg.minutes) and self.progress.elapsed >= self.cfg.minutes * 60
+        if not self.dist.enabled:
+            return over
+        return self.progress.step % self.cfg.log_every == 0 and self.dist.any(over, self.device)
 
     def _say_time_is_up(self) -> None:
         p = self.progress
@@ -284,6 +288,7 @@ class Trainer:
     def _after_step(self, epoch: int) -> int | None:
         """Everything between two steps: log, evaluate, grids, checkpoints; returns a stop signal or None."""
         cfg, step = self.cfg, self.progress.step
+        self.time_up = self._out_of_time()
         at_log = step % cfg.log_every == 0
         if at_log:
             self._flush(epoch)
@@ -298,7 +303,7 @@ class Trainer:
             self._flush(epoch)
             self._save(periodic=True)
         epoch_done = step % self.steps_per_epoch == 0
-        if epoch_done or stop is not None or step == self.total_steps or self._out_of_time():
+        if epoch_done or stop is not None or step == self.total_steps or self.time_up:
             if epoch_done:
                 self.progress.epoch = step // self.steps_per_epoch
                 self._write_grid(epoch=self.progress.epoch)
