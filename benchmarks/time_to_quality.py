@@ -85,7 +85,9 @@ def trainer_runner(cfg: TrainConfig, folder: Path):
     def run(steps: int) -> None:
         trainer.cfg = dataclasses.replace(trainer.cfg, max_steps=trainer.progress.step + steps)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            trainer.fit()
+            code = trainer.fit()
+        if code:  # the trainer caught Ctrl-C or SIGTERM (and saved): the benchmark stops too
+            raise SystemExit(code)
     run.generators = {"G": trainer.generator, **({"EMA": trainer.ema} if trainer.ema is not None else {})}
     run.steps_per_epoch = trainer.steps_per_epoch
     run.describe = f"{cfg.recipe} recipe, {cfg.precision}{', channels-last' if cfg.channels_last else ''}"
