@@ -30,14 +30,13 @@ from .distributed import Dist
 from .fast import StaticStep
 from .metrics_log import MetricsLog, finite
 from .augment import Augment
-from .config import ADAM_BETAS
+from .config import ADAM_BETAS, QUICK_LOOK_MINUTES
 from .models import add_spectral_norm, build_from_spec, check_image_batch
 from .step import (Draws, Nets, ReplayBuffer, Shard, StepOptions, adam, draw, ema_warmup_decay, keras_rmsprop,
                    train_step, update_ema)
 
 SAMPLE_GRID_SIZE = 64
 ESTIMATE_AFTER_S = 15.0  # training seconds after which the run's length is estimated and said
-QUICK_LOOK_STEPS = 300
 
 
 def pick_device(name: str) -> torch.device:
@@ -279,9 +278,10 @@ class Trainer:
             return
         line = (f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: about {duration(left)} to step "
                 f"{self.total_steps}")
-        if left > 300 and self.progress.step < QUICK_LOOK_STEPS < self.total_steps:
-            line += (f"; for a quicker first look, stop (Ctrl-C keeps the run) and try --max-steps {QUICK_LOOK_STEPS} "
-                     f"(about {duration((QUICK_LOOK_STEPS - first_step) / steps_per_s)})")
+        if left > 300:
+            line += f"; for a quick look, stop (Ctrl-C keeps the run) and try --minutes {QUICK_LOOK_MINUTES:g}"
+            if self.cfg.recipe == "book":
+                line += ", or --recipe modern, which needs fewer epochs (docs/modern-recipe.md)"
         if self.dist.main:
             self.bar.write(line)
 
