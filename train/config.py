@@ -2,7 +2,7 @@
 
 Every field carries its help text, its parser (type and bound) and its choices, so `--help`,
 the checks on what a user types and `config.json` can never drift apart. `None` means "the
-preset's book value"; `resolved()` fills those in.
+recipe's value, else the preset's book value"; `resolved()` fills those in.
 """
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ through D with fresh noise and targets 1. D is not "frozen" by flipping requires
 gradients only and steps only G's optimizer. Dropout in D stays active in both phases,
 as in Keras' `train_on_batch`.
 
+The modern recipe (docs/modern-recipe.md) runs the same two phases with the hinge loss, and
+passes every batch D sees through the differentiable augmentation of train/augment.py.
+
 Every function returns tensors and never calls `.item()`, so nothing waits for the GPU;
 the trainer reads the accumulated metrics every `--log-every` steps.
 """
