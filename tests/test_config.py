@@ -65,6 +65,8 @@ def test_no_length_given_is_a_time_budgeted_quick_look_and_any_length_is_not():
     assert (quick.epochs, quick.minutes) == (QUICK_LOOK_EPOCHS, QUICK_LOOK_MINUTES)
     assert (TrainConfig(epochs=2).resolved().epochs, TrainConfig(epochs=2).resolved().minutes) == (2, 0.0)
     assert TrainConfig(max_steps=10).resolved().minutes == 0.0
+    assert TrainConfig().is_quick_look and TrainConfig(max_steps=0).is_quick_look  # what main() prints agrees
+    assert not TrainConfig(epochs=2).is_quick_look and not TrainConfig(minutes=0).is_quick_look
     timed = TrainConfig(minutes=1.5).resolved()
     assert (timed.epochs, timed.minutes) == (50, 1.5)  # the book's length, cut by the budget given
 

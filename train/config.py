@@ -155,7 +155,8 @@ class TrainConfig:
             value = getattr(self, name)
             return value if value is not None else recipe.get(name, book_value)
 
-        quick_look = self.epochs is None and not self.max_steps and self.minutes is None
+        quick_look = self.is_quick_look
+        lr_d, lr_g = self._recipe_lrs()
         return dataclasses.replace(
             self,
             epochs=self.epochs or (QUICK_LOOK_EPOCHS if quick_look else p.epochs),
@@ -163,14 +164,19 @@ class TrainConfig:
             dataset=self.dataset or p.dataset,
             classes=self._resolved_classes(),
             batch_size=self.batch_size or p.batch_size,
-            lr_d=self.lr_d or self.lr or self._recipe_lrs()[0],
-            lr_g=self.lr_g or self.lr or self._recipe_lrs()[1],
+            lr_d=self.lr_d or self.lr or lr_d,
+            lr_g=self.lr_g or self.lr or lr_g,
             label_noise=pick("label_noise", p.label_noise),
             leaky_slope=p.leaky_slope if self.leaky_slope is None else self.leaky_slope,
             clip_value=pick("clip_value", p.clip_value),
             **{name: pick(name, None) for name in ("loss", "optimizer", "spectral_norm", "augment", "augment_p",
                                                    "ada_target")},
         )
+
+    @property
+    def is_quick_look(self) -> bool:
+        """Whether this (unresolved) config asks for a quick look: no length given at all."""
+        return self.epochs is None and not self.max_steps and self.minutes is None
 
     def _recipe_lrs(self) -> tuple[float, float]:
         p = PRESETS[self.model]

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rewind and not args.resume:
         raise UserError("--rewind goes with --resume CHECKPOINT")
     resume = run_folder.find_resume(args.resume, given) if args.resume else None
+    quick_look = not resume and cfg.is_quick_look
     cfg = resume.cfg if resume else cfg.resolved()
     dist = Dist.from_env(cfg.device)
     lock = None
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
                   f"on {_device_words(device)}{f' x {dist.world} processes' if dist.enabled else ''}; "
                   f"run folder {run_dir}", flush=True)
-            if not resume and not {"epochs", "max_steps", "minutes"} & given.keys():
+            if quick_look:
                 print(f"quick look: {cfg.minutes:g} minutes of training (at most {cfg.epochs} epochs), then the "
                       f"run is saved; the book trains {PRESETS[cfg.model].epochs} epochs: add --epochs "
                       f"{PRESETS[cfg.model].epochs}, or later --resume the run with it", flush=True)
