@@ -15,6 +15,7 @@ from core.spec import PRESETS
 
 from .augment import OPERATIONS, parse_policy
 from .data import DATASETS
+from .step import ADAM_BETAS, OPTIMIZERS
 
 RECIPES = ("book", "modern")
 # What each recipe sets for the fields a user leaves out (docs/modern-recipe.md says why these values).
@@ -29,7 +30,6 @@ RECIPE_DEFAULTS = {
 # training (at most QUICK_LOOK_EPOCHS epochs), the best first grid a small CPU gives in that time
 # (docs/quick-look.md has the measurements behind the choice).
 QUICK_LOOK_MINUTES, QUICK_LOOK_EPOCHS = 3.0, 5
-ADAM_BETAS = (0.0, 0.99)
 # The modern recipe trains at the preset's book learning rates, except where they made G collapse:
 # the frog's (D 8e-4, G 4e-4) without Chollet's gradient clipping lost G after ~500 steps; halved, it trains on.
 MODERN_LEARNING_RATES = {"frog": (4e-4, 2e-4)}
@@ -133,7 +133,7 @@ class TrainConfig:
     loss: str | None = _f(None, "bce (the books' non-saturating loss) or hinge (book: bce, modern: hinge)",
                           choices=("bce", "hinge"))
     optimizer: str | None = _f(None, f"rmsprop (Keras defaults) or adam (betas {ADAM_BETAS}) (book: rmsprop, "
-                               "modern: adam)", choices=("rmsprop", "adam"))
+                               "modern: adam)", choices=tuple(OPTIMIZERS))
     spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (off in both recipes: it slowed "
                                    "the frog GAN down, docs/modern-recipe.md)",
                                    choices=("on", "off"))

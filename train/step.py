@@ -24,6 +24,8 @@ from core.runs import LOSS_METRICS  # the order of the values in the metrics vec
 
 from .augment import UNIFORMS, Augment
 
+ADAM_BETAS = (0.0, 0.99)
+
 
 @dataclass
 class StepOptions:
@@ -239,9 +241,13 @@ def keras_rmsprop(params, lr: float, capturable: bool = False) -> torch.optim.RM
     return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True, capturable=capturable)
 
 
-def adam(params, lr: float, betas: tuple[float, float], capturable: bool = False) -> torch.optim.Adam:
-    """The modern recipe's optimizer: Adam, D and G each at its own learning rate (two time scales)."""
-    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True, capturable=capturable)
+def adam(params, lr: float, capturable: bool = False) -> torch.optim.Adam:
+    """The modern recipe's optimizer: Adam without momentum (β1 = 0), i.e. RMSprop with bias correction;
+    β1 = 0.5 lost badly in the pilots of docs/modern-recipe.md."""
+    return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, foreach=True, capturable=capturable)
+
+
+OPTIMIZERS = {"rmsprop": keras_rmsprop, "adam": adam}  # --optimizer's choices
 
 
 def ema_warmup_decay(decay: float, step: int) -> float:

@@ -30,10 +30,10 @@ from .distributed import Dist
 from .fast import StaticStep
 from .metrics_log import MetricsLog, finite
 from .augment import Augment
-from .config import ADAM_BETAS, QUICK_LOOK_MINUTES
+from .config import QUICK_LOOK_MINUTES
 from .models import add_spectral_norm, build_from_spec, check_image_batch
-from .step import (Draws, Nets, ReplayBuffer, Shard, StepOptions, adam, draw, ema_warmup_decay, keras_rmsprop,
-                   train_step, update_ema)
+from .step import (OPTIMIZERS, Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, ema_warmup_decay, train_step,
+                   update_ema)
 
 SAMPLE_GRID_SIZE = 64
 ESTIMATE_AFTER_S = 15.0  # training seconds after which the run's length is estimated and said
@@ -100,15 +100,12 @@ class Trainer:
         self.nets = Nets(self.generator, self.discriminator, wrap(self.generator), wrap(self.discriminator))
         # The CUDA-graph fast path (train/fast.py) where it applies; DDP and replay use the same code eagerly.
         self.use_graphs = device.type == "cuda" and cfg.cuda_graphs == "auto" and not dist.enabled and not cfg.replay
-        if cfg.optimizer == "adam":
-            self.opt_g = adam(self.generator.parameters(), cfg.lr_g, ADAM_BETAS, capturable=self.use_graphs)
-            self.opt_d = adam(self.discriminator.parameters(), cfg.lr_d, ADAM_BETAS, capturable=self.use_graphs)
-        else:
-            self.opt_g = keras_rmsprop(self.generator.parameters(), cfg.lr_g, capturable=self.use_graphs)
-            self.opt_d = keras_rmsprop(self.discriminator.parameters(), cfg.lr_d, capturable=self.use_graphs)
+        make_optimizer = OPTIMIZERS[cfg.optimizer]
+        self.opt_g = make_optimizer(self.generator.parameters(), cfg.lr_g, capturable=self.use_graphs)
+        self.opt_d = make_optimizer(self.discriminator.parameters(), cfg.lr_d, capturable=self.use_graphs)
         self.ema = copy.deepcopy(self.generator).eval() if cfg.ema else None
         # The EMA decay of the coming step, on the device (a CUDA graph reads it on every replay).
-        self.ema_decay = torch.tensor(float(cfg.ema or 0.0), device=device)
+        self.ema_decay = torch.tensor(float(cfg.ema), device=device)
         self.augment = Augment(cfg.augment_ops, self.spec.pixel_range, device, cfg.augment_p, cfg.ada_target,
                                cfg.ada_kimg * 1000, cfg.batch_size) if cfg.augment_ops else None
         self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
@@ -269,19 +266,17 @@ class Trainer:
         steps_per_s = (self.progress.step - first_step) / (now - since)
         left = (self.total_steps - self.progress.step) / steps_per_s
         budget_left = self.cfg.minutes * 60 - self.progress.elapsed if self.cfg.minutes else None
+        line = f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: "
         if budget_left is not None and budget_left < left:
             stop_step = min(self.total_steps, self.progress.step + int(budget_left * steps_per_s))
-            line = (f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: the {self.cfg.minutes:g}-minute "
-                    f"budget ends near step {stop_step} ({stop_step / self.steps_per_epoch:.1f} epochs)")
-            if self.dist.main:
-                self.bar.write(line)
-            return
-        line = (f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: about {duration(left)} to step "
-                f"{self.total_steps}")
-        if left > 300:
-            line += f"; for a quick look, stop (Ctrl-C keeps the run) and try --minutes {QUICK_LOOK_MINUTES:g}"
-            if self.cfg.recipe == "book":
-                line += ", or --recipe modern, which needs fewer epochs (docs/modern-recipe.md)"
+            line += (f"the {self.cfg.minutes:g}-minute budget ends near step {stop_step} "
+                     f"({stop_step / self.steps_per_epoch:.1f} epochs)")
+        else:
+            line += f"about {duration(left)} to step {self.total_steps}"
+            if left > 300:
+                line += f"; for a quick look, stop (Ctrl-C keeps the run) and try --minutes {QUICK_LOOK_MINUTES:g}"
+                if self.cfg.recipe == "book":
+                    line += ", or --recipe modern, which needs fewer epochs (docs/modern-recipe.md)"
         if self.dist.main:
             self.bar.write(line)
 
