@@ -141,7 +141,7 @@ def add_spectral_norm(discriminator: nn.Module) -> nn.Module:
     Dividing each weight by its largest singular value (one power iteration per forward pass)
     bounds D's Lipschitz constant, so D cannot grow its logits without limit and its gradients
     to G stay informative: the modern recipe's main stabiliser. The architecture is unchanged."""
-    for name, module in list(discriminator.named_modules()):
+    for module in list(discriminator.modules()):
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             nn.utils.parametrizations.spectral_norm(module)
     return discriminator

@@ -36,6 +36,7 @@ from .step import (OPTIMIZERS, Draws, Nets, ReplayBuffer, Shard, StepOptions, dr
                    update_ema)
 
 SAMPLE_GRID_SIZE = 64
+ACC_REAL = LOSS_METRICS.index("d_acc_real")  # D's accuracy on reals in a step's metric vector (for ADA)
 ESTIMATE_AFTER_S = 15.0  # training seconds after which the run's length is estimated and said
 
 
@@ -338,7 +339,7 @@ class Trainer:
         values = train_step(self.nets, self.opt_g, self.opt_d, real, self.spec.latent_dim, self.noise_gen,
                             self.opts, self.replay, self.shard, draws, self.augment)
         if self.augment is not None:
-            self.augment.observe(values[LOSS_METRICS.index("d_acc_real")])
+            self.augment.observe(values[ACC_REAL])
         if self.ema is not None:
             update_ema(self.ema, self.generator, self.ema_decay)
         return values
