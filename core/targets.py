@@ -56,6 +56,10 @@ def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoin
             if model is not None:
                 return Target(path, onnx=model)
         what = "no last.pt" + (f" and no {onnx_name}" if "onnx" in accept else "")
+        ema = exported_model(path, "generator_ema.onnx") if "onnx" in accept and onnx_name != "generator_ema.onnx" \
+            else None
+        if ema is not None:  # the run exported only the EMA of G (as pretrained/frog-modern-2000 ships)
+            raise UserError(f"{path} holds {what}, only the EMA of G: pass {ema}, or --ema where {command} has it")
         raise UserError(f"{path} holds {what}; is it a run folder made by python -m train.dcgan?")
     if path.suffix.lower() == ".onnx":
         if "onnx" not in accept:

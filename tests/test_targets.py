@@ -39,8 +39,9 @@ def test_locate_resolves_every_kind_of_target_alike(tmp_path):
 def test_a_run_with_only_a_variant_export_resolves_to_it_and_never_to_the_ema(tmp_path):
     run = make_run(tmp_path, "r", onnx=False)
     (run / "generator_fp16_ema.onnx").write_bytes(b"x")
-    with pytest.raises(UserError, match="no last.pt and no generator.onnx"):
+    with pytest.raises(UserError, match="no last.pt and no generator.onnx") as refused:
         locate(str(run), tmp_path, accept=("checkpoint", "onnx"))
+    assert "only the EMA of G: pass" in str(refused.value) and "generator_fp16_ema.onnx" in str(refused.value)
     (run / "generator_fp16.onnx").write_bytes(b"x")
     assert locate(str(run), tmp_path, accept=("checkpoint", "onnx")).onnx == run / "generator_fp16.onnx"
     assert locate(str(run), tmp_path, accept=("checkpoint", "onnx"),
