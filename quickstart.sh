@@ -23,7 +23,7 @@ wants_fashion_mnist() {
   esac
   return 0
 }
-if ! python -m train.data --offline "$@"; then
+if ! python -m gan.data --offline "$@"; then
   echo "(not on this machine yet; looking further)"
   if wants_fashion_mnist "$@" && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -35,7 +35,7 @@ if ! python -m train.data --offline "$@"; then
     fi
     rm -f "$apt_log"
   fi
-  python -m train.data "$@"  # finds what apt installed, or downloads (MD5-checked), or says how to get the data
+  python -m gan.data "$@"  # finds what apt installed, or downloads (MD5-checked), or says how to get the data
 fi
 
 python -m train.dcgan "$@"

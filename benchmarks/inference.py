@@ -16,10 +16,10 @@ import onnxruntime as ort
 import torch
 
 from core.spec import PRESETS, ModelSpec
-from export import runtime
+from inference import runtime
 from export.onnx_export import ExportOptions, export_generator
-from train import checkpoint
-from train.models import build_from_spec
+from gan import checkpoint
+from gan.models import build_from_spec
 
 
 def time_pair(fn_a, fn_b, repeats: int, blocks: int = 10) -> tuple[float, float]:

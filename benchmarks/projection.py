@@ -14,8 +14,8 @@ from pathlib import Path
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.machine import cpu
-from export.latent_space import best_random, load_explore, project, to_target
-from export.runtime import OnnxGenerator
+from inference.latent_space import best_random, load_explore, project, to_target
+from inference.runtime import OnnxGenerator
 
 
 @cli_entry

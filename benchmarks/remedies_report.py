@@ -14,7 +14,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from core.runs import QUALITY_METRICS as COLUMNS
+from core.formats.eval_json import QUALITY_METRICS as COLUMNS
 
 
 def mean_std(values: list[float]) -> str:

@@ -4,7 +4,7 @@ collapse measures, and the fixed-seed grids over time.
     python -m benchmarks.results_report RUN [RUN ...] [--out docs/results]
 
 Quality points come from the run's quick evaluations in metrics.jsonl (`--eval-every`) and from
-`quality_curve.jsonl` (`python -m train.evaluate RUN --curve`, for runs whose shape the in-training
+`quality_curve.jsonl` (`python -m evaluation.evaluate RUN --curve`, for runs whose shape the in-training
 evaluation does not score, such as the frog); each is placed at the training time of the step it
 was measured at. Writes `<out>/quality.png` and `<out>/<run>-grids.png`, and prints one markdown
 table per run.
@@ -18,9 +18,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.errors import ArgumentParser, UserError, cli_entry
-from core.runs import METRICS, SAMPLES, read_metrics
+from core.formats.eval_json import CURVE
+from core.formats.metrics_jsonl import METRICS, read_metrics
+from core.runs import SAMPLES
 
-QUALITY_FILE = "quality_curve.jsonl"
 GRIDS_SHOWN = 6
 
 
@@ -36,7 +37,7 @@ def quality_points(run: Path) -> list[dict]:
     log = _records(run / METRICS)
     timed = [(r["step"], r["time"]) for r in log if "time" in r]
     steps = [s for s, _ in timed]
-    points = [r for r in log if "fid" in r] + _records(run / QUALITY_FILE)
+    points = [r for r in log if "fid" in r] + _records(run / CURVE)
     for point in points:
         if "time" in point:
             point["hours"] = point["time"] / 3600

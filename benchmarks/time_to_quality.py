@@ -5,7 +5,7 @@
 Speed per step (benchmarks/train_speed.py) only matters if the steps buy the same quality, so
 this trains the book DCGAN on the real Fashion-MNIST training images with each setting from the
 same seed, and scores it every `--eval-every` steps with the in-training quick evaluation
-(`train.quality.QuickEval`: 2,000 samples, the Fashion-MNIST classifier's feature space),
+(`evaluation.quality.QuickEval`: 2,000 samples, the Fashion-MNIST classifier's feature space),
 exactly as `python -m train.dcgan --eval-every` logs it, so a target read off a published run's
 metrics.jsonl (docs/results.md: the book recipe's quick FID after 50 epochs is 100.3) means the
 same here. The settings:
@@ -34,16 +34,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
 from core.errors import ArgumentParser, UserError, cli_entry
-from core.machine import cpu
+from core.formats.config_json import DataSource
 from core.spec import PRESETS, ModelSpec
-from train import data as datasets
+from gan import data as datasets
 from train.config import TrainConfig
-from train.quality import QuickEval
+from evaluation.quality import QuickEval
+from train.precision import auto
 from train.trainer import Trainer
 
 from .train_speed import describe_device, eager_runner, our_options
@@ -64,8 +64,9 @@ class Setting:
 
 
 def fastest_options(preset):
-    """bf16 only where the CPU computes it natively: elsewhere it is several times slower."""
-    return our_options(preset, "bf16") if cpu().native_bf16 else our_options(preset, "fp32", channels_last=True)
+    """bf16 where it is measured faster here (train/precision.py), else channels-last fp32."""
+    choice, _ = auto(torch.device("cpu"), ModelSpec.of_preset(preset.name), preset.batch_size)
+    return our_options(preset, "bf16") if choice == "bf16" else our_options(preset, "fp32", channels_last=True)
 
 
 def fastest_config(data_dir: str | None, seed: int) -> TrainConfig:
@@ -76,7 +77,7 @@ def fastest_config(data_dir: str | None, seed: int) -> TrainConfig:
 
 def trainer_runner(cfg: TrainConfig, folder: Path):
     """`run(steps)` that trains the real trainer `steps` further (its output kept out of the report)."""
-    cfg = cfg.resolved().with_precision(torch.device("cpu"))
+    cfg, _ = cfg.resolved().with_precision(torch.device("cpu"))
     cfg = dataclasses.replace(cfg, checkpoint_every=0, log_every=10_000)
     (folder / "samples").mkdir(parents=True)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -193,7 +194,7 @@ def main(argv=None) -> int:
         raise UserError("--eval-every, --eager-steps and --minutes must be positive")
     preset = PRESETS[PRESET]
     images = datasets.load(preset.dataset, "train", args.data_dir).images
-    judge = QuickEval(SimpleNamespace(dataset=preset.dataset, data_dir=args.data_dir, class_tuple=()),
+    judge = QuickEval(DataSource(preset.dataset, args.data_dir, ()),
                       ModelSpec.of_preset(PRESET), samples=2000)
     print(describe_device(torch.device("cpu")))
     if args.keep and any((Path(args.keep) / name).exists() for name in args.settings.split(",")):

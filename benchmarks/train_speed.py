@@ -29,11 +29,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from core.machine import cpu
-from core.runs import LOSS_METRICS
+from core.formats.metrics_jsonl import LOSS_METRICS
 from core.spec import PRESETS
-from train.dropout import Dropout
+from gan.dropout import Dropout
 from train.fast import StaticStep
-from train.models import build
+from gan.models import build
 from train.step import Nets, StepOptions, draw, keras_rmsprop, train_step
 
 PARITY_TOLERANCE = 1e-4

@@ -31,6 +31,25 @@ def _raise_terminated(_signum, _frame):
     raise Terminated()
 
 
+def _interrupted_outside_main(_signum, _frame):
+    """Ctrl-C while a command starts (imports) or ends (after its work is written): one line, exit 130."""
+    print("interrupted", file=sys.stderr, flush=True)
+    os._exit(EXIT_INTERRUPTED)
+
+
+def quiet_interrupts() -> None:
+    """Until a command's main runs, Ctrl-C ends the process with one line (no import traceback)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted_outside_main)
+
+
+def run_main(main: Callable[[list[str] | None], int], exit: Callable[[int], None] | None = None) -> None:
+    """`python -m` entry: run a cli_entry main, then leave with its code; a Ctrl-C from here on is one line."""
+    code = main(None)
+    quiet_interrupts()
+    (exit or sys.exit)(code)
+
+
 def cli_entry(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
     """Wrap a CLI `main` so expected failures print one line to stderr and exit non-zero."""
 
@@ -38,6 +57,8 @@ def cli_entry(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | 
     def wrapper(argv: list[str] | None = None) -> int:
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+        if in_main_thread and signal.getsignal(signal.SIGINT) is _interrupted_outside_main:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # main's own Ctrl-C handling takes over
         try:
             return main(argv)
         except UserError as exc:

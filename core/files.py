@@ -11,11 +11,8 @@ import fcntl
 import os
 import stat
 import tempfile
-import time
 from pathlib import Path
 
-# Seconds to pause inside every atomic write, between writing the temp file and renaming it.
-_WRITE_DELAY = float(os.environ.get("GAN_WORKBENCH_TEST_WRITE_DELAY", "0") or 0)
 TEMP_SUFFIX = ".tmp"
 
 
@@ -29,12 +26,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # held until closed: marks the temp file as in use (remove_stale_temps)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            if _WRITE_DELAY:  # fault injection for the crash tests: widen the window a kill can hit
-                time.sleep(_WRITE_DELAY)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
@@ -42,6 +37,43 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             os.unlink(tmp)
         if isinstance(exc, OSError) and exc.filename is None:
             exc.filename = str(path)  # e.g. EFBIG or ENOSPC from write(): say which file
+        raise
+
+
+def write_all(files: dict[Path, bytes]) -> None:
+    """Write a set of files that belong together (a model, its explore data, its card) so that a failure at
+    any point leaves the previous set whole: every file goes to a temp name first, and only when all are
+    written and fsynced are they renamed, in the order given (so name a file before the file that refers
+    to it: explore data before its model)."""
+    temps: list[tuple[int, str, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+            temps.append((fd, tmp, path))
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.fchmod(fd, 0o666 & ~UMASK)
+            _write_fully(fd, data, path)
+            os.fsync(fd)
+        for _, tmp, path in temps:
+            os.replace(tmp, path)
+        for folder in {path.parent for _, _, path in temps}:
+            fsync_dir(folder)
+    finally:
+        for fd, tmp, _ in temps:
+            os.close(fd)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _write_fully(fd: int, data: bytes, path: Path) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)  # ENOSPC or EFBIG: say which file
         raise
 
 
@@ -82,10 +114,22 @@ def remove_stale_temps(folder: Path) -> int:
     return removed
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (setting it to read it back, as
+    os.umask requires, would race with threads writing files meanwhile, as Streamlit's do)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # once, at import, before any thread of ours writes
     os.umask(mask)
     return mask
+
+
+UMASK = _read_umask()
 
 
 def inside(root: Path, path: Path) -> bool:

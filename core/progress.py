@@ -74,3 +74,39 @@ def progress(total: int, initial: int = 0, desc: str = "", unit: str = "it", dis
     if sys.stderr.isatty():
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, mininterval=0.5)
     return PlainProgress(total, initial, desc, unit, interval)
+
+
+class Pace:
+    """How fast a run trains, measured on training time after a warm-up, and where a time budget stops it.
+
+    The first seconds are not typical (allocations, kernel choices, a loaded machine settling), so the
+    rate is measured from the end of `warmup` seconds onward, as one average over everything since:
+    it converges instead of jumping. With a budget, the run's end is the budget's, not the step count's.
+    """
+
+    def __init__(self, step: int, elapsed: float, budget: float | None = None, warmup: float = 3.0):
+        self.budget, self.warmup = budget, warmup
+        self.start_elapsed = elapsed
+        self.mark: tuple[int, float] | None = None
+        self.rate: float | None = None  # steps per second of training
+        self.measured_for = 0.0  # seconds of training the rate averages over
+
+    def update(self, step: int, elapsed: float) -> None:
+        if self.mark is None:
+            if elapsed - self.start_elapsed >= self.warmup:
+                self.mark = (step, elapsed)
+            return
+        self.measured_for = elapsed - self.mark[1]
+        if self.measured_for > 0.5:
+            self.rate = (step - self.mark[0]) / self.measured_for
+
+    def end_step(self, step: int, elapsed: float, total: int) -> int:
+        """The step the run will stop at: `total`, or earlier where the budget runs out first."""
+        if not self.budget or not self.rate:
+            return total
+        return max(step, min(total, step + int((self.budget - elapsed) * self.rate)))
+
+    def seconds_left(self, step: int, elapsed: float, total: int) -> float | None:
+        if not self.rate:
+            return None
+        return (self.end_step(step, elapsed, total) - step) / self.rate

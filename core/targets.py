@@ -1,7 +1,7 @@
 """Which run a command means: one resolution of a command-line target for every command.
 
 A user may name a run folder, a checkpoint inside it, an exported model, or nothing (the newest
-run); `train.dcgan --resume`, `export.to_onnx`, `export.generate` and `train.evaluate` all call
+run); `train.dcgan --resume`, `export.to_onnx`, `inference.generate` and `evaluation.evaluate` all call
 `locate`, so they accept the same things and word the same errors.
 """
 from __future__ import annotations
@@ -33,9 +33,13 @@ class Target:
 
 
 def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoint",), command: str = "this command",
-           onnx_name: str = "generator.onnx") -> Target:
+           want: str | None = None, want_flag: str = "") -> Target:
     """Resolve a CLI argument the same way in every command: a run folder, a checkpoint (.pt), an exported
-    model (.onnx, where `accept` allows it), or nothing / 'latest' for the newest run under root."""
+    model (.onnx, where `accept` allows it), or nothing / 'latest' for the newest run under root.
+
+    In a run folder, `want` names the exported generator asked for (by `want_flag`, e.g. generator_ema.onnx
+    for --ema); without it, the raw G, or else the run's only exported generator (pretrained/frog-modern-2000
+    ships only its EMA)."""
     root = Path(root)
     wanted = ["a run folder (e.g. checkpoints/<run>)", "a checkpoint (.pt)"] + \
         (["an exported model (.onnx)"] if "onnx" in accept else [])
@@ -43,24 +47,13 @@ def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoin
         run = newest_run(root)
         if run is None:
             raise UserError(f"no runs found under {root}/; train one first with: python -m train.dcgan")
-        return locate(str(run), root, accept, command, onnx_name)
+        return locate(str(run), root, accept, command, want, want_flag)
     path = Path(target)
     if not path.exists():
         raise UserError(f"{path} does not exist; {command} takes {', '.join(wanted[:-1])} or {wanted[-1]}, "
                         f"or nothing for the newest run under {root}/")
     if path.is_dir():
-        if (path / LAST).is_file() and "checkpoint" in accept:
-            return Target(path, checkpoint=path / LAST)
-        if "onnx" in accept:
-            model = exported_model(path, onnx_name)
-            if model is not None:
-                return Target(path, onnx=model)
-        what = "no last.pt" + (f" and no {onnx_name}" if "onnx" in accept else "")
-        ema = exported_model(path, "generator_ema.onnx") if "onnx" in accept and onnx_name != "generator_ema.onnx" \
-            else None
-        if ema is not None:  # the run exported only the EMA of G (as pretrained/frog-modern-2000 ships)
-            raise UserError(f"{path} holds {what}, only the EMA of G: pass {ema}, or --ema where {command} has it")
-        raise UserError(f"{path} holds {what}; is it a run folder made by python -m train.dcgan?")
+        return _in_folder(path, accept, command, want, want_flag)
     if path.suffix.lower() == ".onnx":
         if "onnx" not in accept:
             raise UserError(f"{path} is an exported ONNX model; {command} needs {' or '.join(wanted)}: "
@@ -69,6 +62,33 @@ def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoin
     if "checkpoint" not in accept:
         raise UserError(f"{path} is not an exported model (.onnx); {command} needs {' or '.join(wanted)}")
     return Target(path.parent, checkpoint=path)
+
+
+def _in_folder(path: Path, accept: tuple[str, ...], command: str, want: str | None, want_flag: str) -> Target:
+    trained = (path / LAST).is_file()
+    if trained and "checkpoint" in accept:
+        return Target(path, checkpoint=path / LAST)
+    found = exported_generators(path)
+    if "onnx" in accept:
+        model = exported_model(path, want or "generator.onnx")
+        if model is None and want is None and len(found) == 1:
+            model = next(iter(found.values()))  # one generator exported: that is the one meant
+        if model is not None:
+            return Target(path, onnx=model)
+        if want and found:
+            raise UserError(f"{path} has no {want} (asked for by {want_flag}); it holds "
+                            f"{', '.join(p.name for p in found.values())}: leave out {want_flag}")
+        if trained:
+            raise UserError(f"{path} is trained but not exported yet: run python -m export.to_onnx {path}, "
+                            f"then {command} again")
+    raise UserError(f"{path} holds no checkpoint (last.pt){' and no exported generator' if 'onnx' in accept else ''}"
+                    "; the run folders that python -m train.dcgan makes have them")
+
+
+def exported_generators(run: Path) -> dict[str, Path]:
+    """The exported generators of a run by kind ("generator", "generator_ema"), whatever their variant."""
+    return {kind: model for kind in ("generator", "generator_ema")
+            if (model := exported_model(run, f"{kind}.onnx")) is not None}
 
 
 def exported_model(run: Path, onnx_name: str = "generator.onnx") -> Path | None:

@@ -1,7 +1,7 @@
 """GAN workbench dashboard: `streamlit run dashboard/app.py [-- --runs FOLDER]`.
 
 Reads run folders (default: ./checkpoints) and runs generators with ONNX Runtime through
-`export.runtime`; torch is never imported here. The page is a thin `main()` over the
+`inference.runtime`; torch is never imported here. The page is a thin `main()` over the
 sidebar and one function per tab (generate_tabs.py, training_tab.py), each returning early with a
 message when it cannot work.
 """
@@ -17,14 +17,16 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only dashboard/ on the path
 
-from core.runs import Run, discover, safe_child  # noqa: E402
+from core.runs import Run, discover, why_not_listed  # noqa: E402
 from dashboard.explore_tabs import directions_tab, memorisation_tab, project_tab  # noqa: E402
 from dashboard.generate_tabs import arithmetic_tab, interpolate_tab, sample_tab  # noqa: E402
 from dashboard.training_tab import training_tab  # noqa: E402
-from dashboard.ui import GenerationFailed, load_generator  # noqa: E402
-from export.runtime import OnnxGenerator, RuntimeErrorForUser  # noqa: E402
+from dashboard.ui import GenerationFailed, ModelKey, load_generator  # noqa: E402
+from inference.runtime import RuntimeErrorForUser  # noqa: E402
 
 WEIGHT_LABELS = {"generator": "raw G", "generator_ema": "EMA of G"}
+VIEWS = ["Sample", "Interpolate", "Latent arithmetic", "Directions", "Project", "Training", "Memorisation"]
+FILTER_FROM = 30  # runs: above this, a filter box above the list
 # The generators the project ships; $GAN_DASHBOARD_PRETRAINED names another folder, or "" to list none.
 _SHIPPED = os.environ.get("GAN_DASHBOARD_PRETRAINED", str(Path(__file__).resolve().parent.parent / "pretrained"))
 PRETRAINED = Path(_SHIPPED) if _SHIPPED else None
@@ -38,12 +40,16 @@ def runs_root() -> Path:
     return Path(args.runs or os.environ.get("GAN_DASHBOARD_RUNS") or "checkpoints")
 
 
-def all_runs() -> list[tuple[str, Run]]:
-    """(key, run) for the user's runs, then the generators shipped in pretrained/ (keys "pretrained/<name>")."""
-    runs = [(run.name, run) for run in discover(runs_root())]
+def all_runs() -> tuple[list[tuple[str, Run]], dict[str, str]]:
+    """(key, run) for the user's runs, then the generators shipped in pretrained/ (keys "pretrained/<name>"),
+    and the folders skipped with why."""
+    mine = discover(runs_root())
+    runs, skipped = [(run.name, run) for run in mine.runs], dict(mine.skipped)
     if PRETRAINED is not None and PRETRAINED.is_dir() and PRETRAINED.resolve() != runs_root().resolve():
-        runs += [(f"pretrained/{run.name}", run) for run in discover(PRETRAINED)]
-    return runs
+        shipped = discover(PRETRAINED)
+        runs += [(f"pretrained/{run.name}", run) for run in shipped.runs]
+        skipped.update({f"pretrained/{k}": v for k, v in shipped.skipped.items()})
+    return runs, skipped
 
 
 def typed(metadata: dict) -> dict:
@@ -59,22 +65,31 @@ def typed(metadata: dict) -> dict:
 
 # --- sidebar -------------------------------------------------------------------------------
 
-def pick_run(runs: list[tuple[str, Run]]) -> Run:
+def pick_run(runs: list[tuple[str, Run]], skipped: dict[str, str]) -> Run:
     wanted = st.query_params.get("run")
     keys = [key for key, _ in runs]
     if wanted is not None and wanted not in keys:
         name = wanted.removeprefix("pretrained/")
         root = PRETRAINED if wanted.startswith("pretrained/") and PRETRAINED is not None else runs_root()
-        if safe_child(root, name) is None:
-            st.sidebar.error(f"Refused run name {wanted[:60]!r}: only run folders directly inside {root}/ can be opened.")
+        st.sidebar.error(f"?run={wanted[:60]}: {skipped.get(wanted) or why_not_listed(root, name)}; showing "
+                         "another run.")
         wanted = None
-    key = st.sidebar.selectbox("Run", keys, index=keys.index(wanted) if wanted in keys else 0)
+    if skipped:
+        with st.sidebar.expander(f"{len(skipped)} folder(s) not listed"):
+            st.markdown("\n".join(f"- {reason}" for reason in sorted(skipped.values())[:50]))
+    shown = keys
+    if len(keys) > FILTER_FROM:
+        text = st.sidebar.text_input(f"Filter {len(keys):,} runs", key="run_filter", placeholder="part of a name")
+        shown = [k for k in keys if text.lower() in k.lower()] or keys
+        if wanted and wanted not in shown:
+            shown = [wanted, *shown]
+    key = st.sidebar.selectbox("Run", shown, index=shown.index(wanted) if wanted in shown else 0, key="run")
     run = dict(runs)[key]
     st.sidebar.caption(run.label().split(" — ", 1)[-1])
     return run
 
 
-def pick_model(run: Run) -> OnnxGenerator | None:
+def pick_model(run: Run) -> ModelKey | None:
     for problem in run.problems:
         st.sidebar.warning(problem)
     if not run.models:
@@ -84,47 +99,55 @@ def pick_model(run: Run) -> OnnxGenerator | None:
                             horizontal=True) if len(kinds) > 1 else kinds[0]
     path = run.models[kind]
     try:
-        gen = load_generator(str(path), path.stat().st_mtime, str(run.root))
+        key = ModelKey.of(path, run.root)
+        gen = load_generator(key)
     except (RuntimeErrorForUser, OSError) as exc:
         st.sidebar.error(f"{path.name}: {exc}")
         return None
+    step = typed(gen.info.metadata).get("step")
+    st.sidebar.caption(f"Trained: {run.trained(step if isinstance(step, int) else None)}")
     if gen.fell_back_from:
         st.sidebar.warning(f"{gen.fell_back_from.replace('ExecutionProvider', '')} could not start here; "
                            f"generating with {gen.provider.replace('ExecutionProvider', '')} instead.")
     with st.sidebar.expander("Model metadata"):
         st.json(typed(gen.info.metadata))
-    return gen
+    return key
 
 
 def main() -> None:
     st.set_page_config(page_title="GAN workbench", layout="wide")
     st.title("GAN workbench")
     root = runs_root()
-    runs = all_runs()
+    runs, skipped = all_runs()
     if not runs:
         st.info(f"No runs in {root}/ yet. Create one with:\n\n"
                 "```\npython -m train.dcgan\npython -m export.to_onnx\n```\n\nthen reload this page.")
         return
-    run = pick_run(runs)
-    gen = pick_model(run)
+    run = pick_run(runs, skipped)
+    key = pick_model(run)
     status = st.sidebar.empty()
-    tabs = st.tabs(["Sample", "Interpolate", "Latent arithmetic", "Directions", "Project", "Training",
-                    "Memorisation"])
-    bodies = (sample_tab, interpolate_tab, arithmetic_tab, lambda g: directions_tab(g, run), lambda g: project_tab(g, run))
-    for tab, body in zip(tabs[:5], bodies):
+    # Only the open tab runs (Streamlit reruns the script on every click): a click in one view generates
+    # nothing for the others.
+    tabs = st.tabs(VIEWS, key="view", on_change="rerun")
+    generating = dict(zip(VIEWS, (sample_tab, interpolate_tab, arithmetic_tab, directions_tab, project_tab)))
+    for name, tab in zip(VIEWS, tabs):
+        if not tab.open:
+            continue
         with tab:
-            if gen is None:
+            if name == "Training":
+                training_tab(run, [r for _, r in runs])
+            elif name == "Memorisation":
+                weights = load_generator(key).info.metadata.get("weights", "generator") if key else "generator"
+                memorisation_tab(run, weights)
+            elif key is None:
                 st.error(f"{run.name} has no usable ONNX generator; see the sidebar.")
             else:
                 try:
-                    body(gen)
+                    generating[name](key)
                 except GenerationFailed:
                     pass  # the tab has shown why
-    with tabs[5]:
-        training_tab(run, [r for _, r in runs])
-    with tabs[6]:
-        memorisation_tab(run, gen.info.metadata.get("weights", "generator") if gen is not None else "generator")
-    if gen is not None:
+    if key is not None:
+        gen = load_generator(key)
         status.markdown(f"**Provider:** {gen.provider.replace('ExecutionProvider', '')}  \n"
                         f"**Last generation:** {st.session_state.get('latency_ms', 0.0):.1f} ms")
 

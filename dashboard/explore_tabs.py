@@ -1,28 +1,30 @@
 """The tabs that explain what G learned: Directions, Project (real images into z), Memorisation."""
 from __future__ import annotations
 
-import io
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from core.files import UnsafeFile, read_bounded
+from core.formats import nearest_npz
+from core.formats.explore_npz import ExploreData
+from core.formats.nearest_npz import NEAREST
+from core.formats.npz import BadNpz
 from core.images import BadImage, grid, numbered_grid
 from core.runs import Run
-from export.latent_space import ExploreData, load_explore, project, read_target, to_target
-from export.runtime import OnnxGenerator
+from inference.latent_space import load_explore, project, read_target, to_target
+from inference.runtime import OnnxGenerator, RuntimeErrorForUser
 
-from .ui import generate, show
+from .ui import ModelKey, affordable, generate, load_generator, show
 
-NEAREST_FILE = "nearest.npz"  # written by python -m train.evaluate
-MAX_NEAREST_BYTES = 64 << 20
 STRENGTHS = np.linspace(-4, 4, 9, dtype=np.float32)
 PROJECT_SECONDS = 3.0
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def explore_data(_gen: OnnxGenerator, path: str, mtime: float, root: str) -> tuple[ExploreData | None, str | None]:
-    return load_explore(_gen, root)
+def explore_data(key: ModelKey) -> tuple[ExploreData | None, str | None]:
+    return load_explore(load_generator(key), key.root)
 
 
 def keep(label: str, z: np.ndarray) -> None:
@@ -30,19 +32,21 @@ def keep(label: str, z: np.ndarray) -> None:
     st.toast(f"kept {label}: it is now offered in Interpolate and as a base here")
 
 
-def base_latent(gen: OnnxGenerator, key: str) -> tuple[np.ndarray, str]:
+def base_latent(gen: OnnxGenerator, prefix: str) -> tuple[np.ndarray, str]:
     kept = st.session_state.get("kept", [])
-    source = st.radio("Start from", ["a seed"] + (["a kept image"] if kept else []), horizontal=True, key=f"{key}_src")
+    source = st.radio("Start from", ["a seed"] + (["a kept image"] if kept else []), horizontal=True,
+                      key=f"{prefix}_src")
     if source == "a kept image":
         labels = [k["label"] for k in kept]
-        label = st.selectbox("Kept image", labels, key=f"{key}_kept")
+        label = st.selectbox("Kept image", labels, key=f"{prefix}_kept")
         return kept[labels.index(label)]["z"], label
-    seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{key}_seed"))
+    seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{prefix}_seed"))
     return gen.latents(seed, 1)[0], f"seed {seed}"
 
 
-def directions_tab(gen: OnnxGenerator, run: Run) -> None:
-    data, problem = explore_data(gen, str(gen.path), gen.path.stat().st_mtime, str(run.root))
+def directions_tab(key: ModelKey) -> None:
+    gen = load_generator(key)
+    data, problem = explore_data(key)
     if data is None:
         st.info(problem)
         return
@@ -64,26 +68,29 @@ def directions_tab(gen: OnnxGenerator, run: Run) -> None:
                                                     help=f"{kinds[data.kinds[data.index(name)]]}; "
                                                          f"{data.effects[data.index(name)]}")
         total = total + strength * data.vectors[data.index(name)]
-    images = generate(gen, np.stack([z, total]))
+    images = generate(key, np.stack([z, total]))
     show(grid(images, ncols=2), f"{label}, then moved along the chosen directions")
     if st.button("Keep the moved image", key="dir_keep"):
         keep(f"{label} moved", total)
     st.subheader("Direction × strength")
     one = st.selectbox("Direction", data.names, data.index(chosen[0]) if chosen else 0, key="dir_sweep",
                        format_func=lambda n: f"{n} — {data.effects[data.index(n)]}")
-    rows = int(st.slider("Rows (seeds 0, 1, …; the first row is the base above)", 1, 8, 4, key="dir_rows"))
+    rows = int(st.slider("Rows (seeds 0, 1, …; the first row is the base above)", 1, 8,
+                         min(4, affordable(key, per_view=len(STRENGTHS), most=8, least=1)), key="dir_rows"))
     bases = np.concatenate([z[None], gen.latents(0, rows - 1)]) if rows > 1 else z[None]
     v = data.vectors[data.index(one)]
-    sweep = generate(gen, (bases[:, None, :] + STRENGTHS[None, :, None] * v[None, None, :]).reshape(-1, len(z)))
+    sweep = generate(key, (bases[:, None, :] + STRENGTHS[None, :, None] * v[None, None, :]).reshape(-1, len(z)),
+                     preview_columns=len(STRENGTHS))
     show(grid(sweep, ncols=len(STRENGTHS)), f"{one}: strengths {STRENGTHS[0]:g} … +{STRENGTHS[-1]:g} left to right "
                                           f"({data.effects[data.index(one)]})")
 
 
-def project_tab(gen: OnnxGenerator, run: Run) -> None:
+def project_tab(key: ModelKey) -> None:
+    gen = load_generator(key)
     st.caption(f"Find the latent whose image is nearest a real picture, with ONNX Runtime alone (no gradients: a "
                f"random pool, then an evolution strategy, for {PROJECT_SECONDS:g} s). Distance: mean squared pixel "
                "difference on a 0-1 scale.")
-    data, problem = explore_data(gen, str(gen.path), gen.path.stat().st_mtime, str(run.root))
+    data, problem = explore_data(key)
     tests = data.test_images if data is not None else np.zeros((0,))
     options = ["upload a PNG or JPEG"] + (["a test image of this run's data"] if len(tests) else [])
     source = st.radio("Target", options, horizontal=True, key="proj_src")
@@ -94,7 +101,7 @@ def project_tab(gen: OnnxGenerator, run: Run) -> None:
             try:
                 target, name = read_target(upload.getvalue(), gen), upload.name
             except BadImage as exc:
-                st.error(f"{upload.name}: {exc}")
+                st.error(f"{upload.name}: {exc} (PNG, JPEG, and the other formats Pillow reads)")
         if problem and not len(tests):
             st.caption(problem)
     else:
@@ -105,7 +112,11 @@ def project_tab(gen: OnnxGenerator, run: Run) -> None:
         return
     if st.button("Project", type="primary", key="proj_go"):
         with st.spinner(f"Searching for {PROJECT_SECONDS:g} s…"):
-            found = project(gen, target, seconds=PROJECT_SECONDS)
+            try:
+                found = project(gen, target, seconds=PROJECT_SECONDS)
+            except (RuntimeErrorForUser, ValueError, MemoryError) as exc:
+                st.error(f"Could not project: {exc}")
+                return
         st.session_state["projection"] = {"name": name, "z": found.z, "image": found.image, "distance": found.distance,
                                           "evaluations": found.evaluations, "seconds": found.seconds,
                                           "target": target}
@@ -120,32 +131,34 @@ def project_tab(gen: OnnxGenerator, run: Run) -> None:
         keep(f"projected {name}", result["z"])
 
 
-def memorisation_tab(run: Run, gen_kind: str) -> None:
-    path = run.path / NEAREST_FILE
-    if not path.exists():
-        st.info(f"Measure it with: python -m train.evaluate {run.path} (writes {NEAREST_FILE} and eval.json)")
-        return
+@st.cache_data(max_entries=16, show_spinner=False)
+def nearest(path: str, mtime: float, root: str, gen_kind: str) -> tuple[nearest_npz.Nearest | None, str | None]:
+    """One generator's memorisation arrays (that generator's, else the first the file holds), or why not."""
     try:
-        with np.load(io.BytesIO(read_bounded(path, MAX_NEAREST_BYTES, run.root)), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (UnsafeFile, ValueError, OSError, KeyError) as exc:
-        st.warning(f"{NEAREST_FILE} is unreadable ({str(exc)[:120]})")
+        raw = read_bounded(Path(path), nearest_npz.MAX_BYTES, root)
+        kinds = nearest_npz.generators(raw)
+        kind = gen_kind if gen_kind in kinds else (kinds[0] if kinds else None)
+        if kind is None:
+            raise BadNpz("holds no generator's samples")
+        return nearest_npz.read(raw, kind), None
+    except (UnsafeFile, BadNpz) as exc:
+        return None, str(exc)
+
+
+def memorisation_tab(run: Run, gen_kind: str) -> None:
+    path = run.path / NEAREST
+    if not path.exists():
+        st.info(f"Measure it with: python -m evaluation.evaluate {run.path} (writes {NEAREST} and eval.json)")
         return
-    kinds = sorted({k.split("/")[0] for k in arrays})
-    kind = gen_kind if gen_kind in kinds else (kinds[0] if kinds else None)
-    needed = [f"{kind}/{part}" for part in ("samples", "neighbours", "distances", "threshold")]
-    if kind is None or any(k not in arrays for k in needed):
-        st.warning(f"{NEAREST_FILE} lacks {', '.join(k for k in needed if k not in arrays)}")
+    found, problem = nearest(str(path), path.stat().st_mtime, str(run.root), gen_kind)
+    if found is None:
+        st.warning(f"{NEAREST}: {problem}")
         return
-    samples, neighbours, distances, threshold = (arrays[k] for k in needed)
-    if samples.shape != neighbours.shape or samples.ndim != 4 or samples.dtype != np.uint8 or len(distances) != len(samples):
-        st.warning(f"{NEAREST_FILE} holds arrays of unexpected shapes")
-        return
-    flagged = distances < float(threshold)
+    samples, flagged = found.samples, found.distances < found.threshold
     st.caption(f"Each generated sample (left) beside the training image nearest to it in the classifier's feature "
-               f"space (right). A sample nearer than {float(threshold):.3f} (closer than 99% of real test images are "
+               f"space (right). A sample nearer than {found.threshold:.3f} (closer than 99% of real test images are "
                f"to their nearest training image) counts as a near-copy: {int(flagged.sum())} of {len(samples)} here.")
-    pairs = np.stack([samples, neighbours], axis=1).reshape(-1, *samples.shape[1:])
+    pairs = np.stack([samples, found.neighbours], axis=1).reshape(-1, *samples.shape[1:])
     show(grid(pairs, ncols=8), "sample | nearest training image, four pairs a row")
-    st.dataframe({"sample": list(range(len(samples))), "distance": np.round(distances, 3).tolist(),
+    st.dataframe({"sample": list(range(len(samples))), "distance": np.round(found.distances, 3).tolist(),
                   "near-copy": ["yes" if f else "" for f in flagged]}, hide_index=True)

@@ -7,28 +7,30 @@ import numpy as np
 import streamlit as st
 
 from core import latent
-from core.images import gif_bytes, grid, numbered_grid, png_bytes, upscale
-from export.runtime import OnnxGenerator
+from core.images import grid, numbered_grid, png_bytes, upscale
+from inference.runtime import latents
 
-from .ui import MAX_IMAGES, MAX_STEPS, MAX_WALK_FRAMES, classifier_for, generate, show
+from .ui import MAX_IMAGES, MAX_STEPS, MAX_WALK_FRAMES, ModelKey, affordable, classifier_for, generate, gif, \
+    load_generator, show
 
 STRIP_COLUMNS = 16  # interpolation frames per row: a 64-step path wraps into 4 readable rows
-ARITHMETIC_CANDIDATES = 64
 
 
 def new_seed() -> None:
     st.session_state["seed"] = random.randrange(2**31)
 
 
-def sample_tab(gen: OnnxGenerator) -> None:
+def sample_tab(key: ModelKey) -> None:
+    gen = load_generator(key)
     st.session_state.setdefault("seed", 42)  # set here, not as the widget's default: "New seed" changes it
     left, middle, right = st.columns(3)
     seed = left.number_input("Seed", 0, 2**31 - 1, key="seed")
     left.button("New seed", on_click=new_seed)
-    count = middle.slider("Images", 1, MAX_IMAGES, 64, key="count")
+    count = middle.slider("Images", 1, MAX_IMAGES, affordable(key), key="count",
+                          help="The default fits about a second of this model's work on this machine")
     truncation = right.slider("Truncation (scale of z)", 0.1, 2.0, 1.0, 0.1, key="truncation")
     z = gen.latents(int(seed), count, truncation)
-    images = generate(gen, z)
+    images = generate(key, z, preview_columns=min(8, count))
     picture = numbered_grid(images, ncols=min(8, count))
     st.image(picture, caption=f"{count} images · seed {seed} · truncation {truncation:g} · the number in each "
                               "corner is what 'Keep images' below asks for")
@@ -51,12 +53,13 @@ def sample_tab(gen: OnnxGenerator) -> None:
             st.rerun()
 
 
-def interpolate_tab(gen: OnnxGenerator) -> None:
+def interpolate_tab(key: ModelKey) -> None:
+    gen = load_generator(key)
     kept = st.session_state.get("kept", [])
     source = st.radio("Between", ["two seeds", "two kept images"], horizontal=True, key="interp_source")
     # Widgets come before any early return: Streamlit forgets the state of widgets not drawn in a run.
     method = st.radio("Path", ["spherical (slerp)", "linear"], horizontal=True, key="interp_method")
-    steps = st.slider("Steps", 2, MAX_STEPS, 10, key="interp_steps")
+    steps = st.slider("Steps", 2, MAX_STEPS, min(10, affordable(key)), key="interp_steps")
     if source == "two kept images":
         if len(kept) < 2:
             st.info("Keep at least two images in the Sample tab first.")
@@ -70,22 +73,23 @@ def interpolate_tab(gen: OnnxGenerator) -> None:
         z_a = gen.latents(int(c1.number_input("Seed A", 0, 2**31 - 1, 1, key="seed_a")), 1)[0]
         z_b = gen.latents(int(c2.number_input("Seed B", 0, 2**31 - 1, 2, key="seed_b")), 1)[0]
     path = (latent.slerp if method.startswith("spherical") else latent.lerp)(z_a, z_b, steps)
-    frames = generate(gen, path)
+    frames = generate(key, path, preview_columns=min(steps, STRIP_COLUMNS))
     rows = -(-steps // STRIP_COLUMNS)
     show(grid(frames, ncols=min(steps, STRIP_COLUMNS)),
          f"{steps} steps, {method}" + (f", {rows} rows of {STRIP_COLUMNS}, read left to right" if rows > 1 else ""))
-    gif = gif_bytes([upscale(f, 160) for f in frames], duration_ms=120)
-    st.image(gif, caption="animated")
-    st.download_button("Download GIF", gif, "interpolation.gif", "image/gif", key="dl_interp")
-    with st.expander("Looping walk through latent space"):
-        c1, c2, c3 = st.columns(3)
-        points = c1.slider("Points", 3, 8, 4, key="walk_points")
-        per_leg = c2.slider("Frames per leg", 4, MAX_WALK_FRAMES // 8, 12, key="walk_frames")
-        walk_seed = c3.number_input("Walk seed", 0, 2**31 - 1, 7, key="walk_seed")
-        walk = latent.loop_walk(gen.latents(int(walk_seed), points), per_leg)
-        walk_gif = gif_bytes([upscale(f, 160) for f in generate(gen, walk)], duration_ms=80)
-        st.image(walk_gif, caption=f"{len(walk)}-frame loop")
-        st.download_button("Download walk GIF", walk_gif, "latent-walk.gif", "image/gif", key="dl_walk")
+    animation = gif(frames, 160, 120)
+    st.image(animation, caption="animated")
+    st.download_button("Download GIF", animation, "interpolation.gif", "image/gif", key="dl_interp")
+    if not st.toggle("Looping walk through latent space", key="walk_on"):
+        return
+    c1, c2, c3 = st.columns(3)
+    points = c1.slider("Points", 3, 8, 4, key="walk_points")
+    per_leg = c2.slider("Frames per leg", 4, MAX_WALK_FRAMES // 8, 12, key="walk_frames")
+    walk_seed = c3.number_input("Walk seed", 0, 2**31 - 1, 7, key="walk_seed")
+    walk = latent.loop_walk(gen.latents(int(walk_seed), points), per_leg)
+    walk_gif = gif(generate(key, walk), 160, 80)
+    st.image(walk_gif, caption=f"{len(walk)}-frame loop")
+    st.download_button("Download walk GIF", walk_gif, "latent-walk.gif", "image/gif", key="dl_walk")
 
 
 def class_groups(labels: np.ndarray, names: tuple[str, ...], per_group: int = 3) -> list[tuple[str, list[int]]]:
@@ -96,20 +100,28 @@ def class_groups(labels: np.ndarray, names: tuple[str, ...], per_group: int = 3)
 
 
 def reset_groups() -> None:
-    for key in ("group_a", "group_b", "group_c"):
-        st.session_state.pop(key, None)
+    for name in ("group_a", "group_b", "group_c"):
+        st.session_state.pop(name, None)
 
 
-def arithmetic_tab(gen: OnnxGenerator) -> None:
+@st.cache_data(max_entries=32, show_spinner=False)
+def _labels(key: ModelKey, images: np.ndarray) -> np.ndarray | None:
+    labeller = classifier_for(load_generator(key))
+    return None if labeller is None else labeller.predict(images)
+
+
+def arithmetic_tab(key: ModelKey) -> None:
+    gen = load_generator(key)
     st.caption("Géron, Fig. 17-18: average the codings of each group, then compute A − B + C.")
     seed = st.number_input("Candidates seed", 0, 2**31 - 1, 0, key="arith_seed", on_change=reset_groups)
-    candidates_z = gen.latents(int(seed), ARITHMETIC_CANDIDATES)
-    candidates = generate(gen, candidates_z)
-    st.image(numbered_grid(candidates, ncols=16), caption=f"{ARITHMETIC_CANDIDATES} candidates, numbered")
-    labeller = classifier_for(gen)
+    count = affordable(key, most=64, least=16)
+    candidates_z = latents(int(seed), count, gen.info.latent_dim)
+    candidates = generate(key, candidates_z, preview_columns=16)
+    st.image(numbered_grid(candidates, ncols=16), caption=f"{count} candidates, numbered")
+    labels = _labels(key, candidates)
     defaults = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
-    if labeller is not None:
-        groups_found = class_groups(labeller.predict(candidates), labeller.class_names)
+    if labels is not None:
+        groups_found = class_groups(labels, classifier_for(gen).class_names)
         if len(groups_found) == 3:
             defaults = [idx for _, idx in groups_found]
             st.info("Each group starts as one class, as the project's classifier labels the candidates: "
@@ -124,7 +136,7 @@ def arithmetic_tab(gen: OnnxGenerator) -> None:
         st.info("Pick a few images of one kind per group; the mean of several is smoother than any one.")
     c1, c2, c3 = st.columns(3)
     groups = {
-        name: column.multiselect(f"Group {name}", range(ARITHMETIC_CANDIDATES), default, key=f"group_{name.lower()}")
+        name: column.multiselect(f"Group {name}", range(count), default, key=f"group_{name.lower()}")
         for name, column, default in zip("ABC", (c1, c2, c3), defaults)
     }
     noise = st.slider("Noise around the result", 0.0, 1.0, 0.2, 0.05, key="arith_noise")
@@ -135,6 +147,6 @@ def arithmetic_tab(gen: OnnxGenerator) -> None:
     means = {name: candidates_z[idx].mean(axis=0) for name, idx in groups.items()}
     result = latent.arithmetic(*(candidates_z[groups[k]] for k in "ABC"))
     variations = latent.jitter(result, 8, noise, seed=int(seed))
-    images = generate(gen, np.concatenate([np.stack(list(means.values())), variations]))
+    images = generate(key, np.concatenate([np.stack(list(means.values())), variations]))
     show(grid(images[:3], ncols=3), "mean of A, mean of B, mean of C")
     show(grid(images[3:], ncols=8), "A − B + C (first), then with noise")

@@ -10,9 +10,13 @@ import streamlit as st
 
 from core.files import UnsafeFile, read_bounded
 from core.images import BadImage, decode, gif_bytes, upscale
-from core.runs import LOWER_IS_BETTER, MAX_GRID_BYTES, QUALITY_METRICS, TRAINING_FIELDS, Run, read_eval, read_metrics
+from core.formats import eval_json
+from core.formats.eval_json import LOWER_IS_BETTER, REPORTED
+from core.formats.metrics_jsonl import TRAINING_FIELDS, MetricsReader
+from core.runs import MAX_GRID_BYTES, Run
 
 BASE_METRICS = set(TRAINING_FIELDS)
+PLOT_POINTS = 1500  # per series: more than a chart's width in pixels
 # What the charts call each column (legends show these, never raw names).
 LABELS = {
     "d_loss_real": "D loss on real", "d_loss_fake": "D loss on fake", "g_loss": "G loss",
@@ -31,12 +35,15 @@ def smoothed(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return frame.ewm(alpha=1 - alpha).mean() if alpha > 0 else frame
 
 
-def metrics_frame(run: Run) -> pd.DataFrame | None:
-    records, bad, problem = read_metrics(run.metrics_path, run.root)
-    if problem:
-        st.warning(f"{run.name}: {problem}")
-    if bad:
-        st.warning(f"{run.name}: skipped {bad} unreadable line(s) in metrics.jsonl")
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _reader(path: str, root: str) -> MetricsReader:
+    """One incremental reader per metrics file: each rerun parses only what training appended since."""
+    return MetricsReader(Path(path), Path(root))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _frame(path: str, root: str, offset: int, steps_per_epoch: int | None) -> pd.DataFrame | None:
+    records = _reader(path, root).records
     if not records:
         return None
     # loss and evaluation records of the same step are merged (last non-empty value per column)
@@ -44,9 +51,23 @@ def metrics_frame(run: Run) -> pd.DataFrame | None:
     frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *sorted(BASE_METRICS)])))  # absent -> NaN
     for column in frame.columns:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    if run.steps_per_epoch:
-        frame["epoch"] = frame["step"] / run.steps_per_epoch
+    if steps_per_epoch:
+        frame["epoch"] = frame["step"] / steps_per_epoch
     return frame
+
+
+def metrics_frame(run: Run) -> pd.DataFrame | None:
+    reader = _reader(str(run.metrics_path), str(run.root)).update()
+    if reader.problem:
+        st.warning(f"{run.name}: {reader.problem}")
+    if reader.bad:
+        st.warning(f"{run.name}: skipped {reader.bad} unreadable line(s) in metrics.jsonl")
+    return _frame(str(run.metrics_path), str(run.root), reader.offset, run.steps_per_epoch)
+
+
+def plotted(frame: pd.DataFrame) -> pd.DataFrame:
+    """At most PLOT_POINTS rows, evenly spaced: a chart cannot show more, and sending them costs seconds."""
+    return frame.iloc[::max(1, -(-len(frame) // PLOT_POINTS))] if len(frame) > PLOT_POINTS else frame
 
 
 def read_grid(path: Path, root: Path) -> np.ndarray | None:
@@ -58,10 +79,11 @@ def read_grid(path: Path, root: Path) -> np.ndarray | None:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def grid_frames(paths: tuple[str, ...], root: str) -> list[np.ndarray]:
-    """The grid PNGs as RGB arrays (unreadable ones skipped), for the progress GIF."""
+def grids_gif(paths: tuple[str, ...], mtimes: tuple[float, ...], root: str) -> tuple[bytes | None, int]:
+    """The grid PNGs (unreadable ones skipped) as one animated GIF, and its frame count; cached per file set."""
     frames = [f for f in (read_grid(Path(p), Path(root)) for p in paths) if f is not None]
-    return [f for f in frames if f.shape == frames[-1].shape]
+    frames = [upscale(f, 480) for f in frames if f.shape == frames[-1].shape]
+    return (gif_bytes(frames, duration_ms=400) if len(frames) > 1 else None), len(frames)
 
 
 def label(column: str) -> str:
@@ -82,14 +104,14 @@ def chart(frame: pd.DataFrame, x: str, columns: list[str], title: str, y_title: 
 
 
 def evaluation_table(run: Run) -> None:
-    report, problem = read_eval(run.eval_path, run.root)
+    report, problem = eval_json.read(run.eval_path, run.root)
     if problem:
         st.warning(f"{run.name}: {problem}")
     if report is None:
         return
-    st.subheader("Quality (python -m train.evaluate)")
+    st.subheader("Quality (python -m evaluation.evaluate)")
     rows = {**report["generators"], **{f"reference: {k}": v for k, v in report.get("reference", {}).items()}}
-    columns = [c for c in (*QUALITY_METRICS, "in_classes", "near_copy_share") if any(c in r for r in rows.values())]
+    columns = [c for c in REPORTED if any(c in r for r in rows.values())]
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     table.columns = [f"{COLUMN_TITLES.get(c, c)} {'↓' if LOWER_IS_BETTER.get(c) else '↑'}"
                      for c in columns]
@@ -110,19 +132,19 @@ def training_tab(run: Run, runs: list[Run]) -> None:
         st.info(f"{run.name} has no metrics yet (metrics.jsonl is missing or empty).")
     else:
         frame = frame.dropna(subset=[axis])
-        losses = smoothed(frame.set_index(axis)[["d_loss_real", "d_loss_fake", "g_loss"]], alpha).reset_index()
+        losses = plotted(smoothed(frame.set_index(axis)[["d_loss_real", "d_loss_fake", "g_loss"]], alpha).reset_index())
         st.altair_chart(chart(losses, axis, ["d_loss_real", "d_loss_fake", "g_loss"], "Losses",
                               LOSS_TITLES.get(run.loss, run.loss)), width="stretch")
-        accuracy = smoothed(frame.set_index(axis)[["d_acc_real", "d_acc_fake"]], alpha).reset_index()
+        accuracy = plotted(smoothed(frame.set_index(axis)[["d_acc_real", "d_acc_fake"]], alpha).reset_index())
         st.altair_chart(chart(accuracy, axis, ["d_acc_real", "d_acc_fake"], "D accuracy",
                               "share of the batch D calls right"), width="stretch")
         quality = [c for c in frame.columns if c not in BASE_METRICS and frame[c].notna().any()]
         distances = [c for c in quality if c.split("_ema")[0] in ("fid", "kid")]
         if distances:
-            st.altair_chart(chart(frame, axis, distances, "Quality during training (quick evaluation, lower is "
+            st.altair_chart(chart(plotted(frame.dropna(subset=distances, how="all")), axis, distances, "Quality during training (quick evaluation, lower is "
                                   "better)", "classifier-feature distance"), width="stretch")
         if "augment_p" in quality:
-            st.altair_chart(chart(frame.dropna(subset=["augment_p"]), axis, ["augment_p"], "Adaptive augmentation: "
+            st.altair_chart(chart(plotted(frame.dropna(subset=["augment_p"])), axis, ["augment_p"], "Adaptive augmentation: "
                                   "the probability that D's inputs are augmented (rises when D overfits the reals)",
                                   "probability per image and operation"), width="stretch")
     evaluation_table(run)
@@ -135,9 +157,9 @@ def training_tab(run: Run, runs: list[Run]) -> None:
             st.warning(f"{grids[shown - 1].name} is not a readable image")
         else:
             st.image(upscale(picture, 720), caption=f"{grids[shown - 1].name}: the same 64 latent vectors every time")
-        frames = grid_frames(tuple(map(str, grids)), str(run.root))
-        if len(frames) > 1:
-            st.image(gif_bytes([upscale(f, 480) for f in frames], duration_ms=400), caption=f"all {len(frames)} grids")
+        animation, count = grids_gif(tuple(map(str, grids)), tuple(g.stat().st_mtime for g in grids), str(run.root))
+        if animation is not None:
+            st.image(animation, caption=f"all {count} grids")
     others = [r.name for r in runs if r.name != run.name]
     compare = st.selectbox("Compare with", ["(none)", *others], key="compare")
     if compare != "(none)" and frame is not None:
@@ -151,6 +173,6 @@ def training_tab(run: Run, runs: list[Run]) -> None:
                 series.update({f"{name}: {LABELS[c]}": part[c] for c in part.columns})
             both = pd.DataFrame(series)
             both.index.name = axis
-            both = both.reset_index()
+            both = plotted(both.reset_index())
             st.altair_chart(chart(both, axis, list(series), f"{run.name} and {compare}", "loss (each run's own)",
                                   names=str), width="stretch")

@@ -1,21 +1,69 @@
-"""What every dashboard tab shares: the cached models, generation with errors shown on the page, display."""
+"""What every dashboard tab shares: cached models and generations, sizes that fit the model's cost, display.
+
+Streamlit reruns the whole script on every interaction, so everything derived is cached, keyed on
+what it depends on: the model file (path and modification time), the latent vectors, the options.
+A widget change that does not touch a tab's inputs costs that tab nothing. Large requests are
+generated a row at a time and shown as they come, with an estimate when they take over a second.
+"""
 from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
 
-from core.images import upscale
-from export.runtime import OnnxClassifier, OnnxGenerator, RuntimeErrorForUser
+from core.images import gif_bytes, grid, upscale
+from inference.runtime import OnnxClassifier, OnnxGenerator, RuntimeErrorForUser
 
 MAX_IMAGES = 256  # per grid: bounds the work of one request
 MAX_STEPS = 64  # interpolation frames
 MAX_WALK_FRAMES = 192
+ROW = 8  # images generated (and shown) per chunk of a large request
+ANSWER_SECONDS = 1.0  # what a default view may cost: a grid larger than this waits for the user to ask
+
+
+class ModelKey(NamedTuple):
+    """A model file version: cached results are keyed on it, so a re-exported model is never shown stale."""
+
+    path: str
+    mtime: float
+    root: str
+
+    @classmethod
+    def of(cls, path: Path, root: Path) -> "ModelKey":
+        return cls(str(path), path.stat().st_mtime, str(root))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the ONNX model…")
-def load_generator(path: str, mtime: float, root: str) -> OnnxGenerator:
-    """One ONNX Runtime session per model file version (mtime is part of the key)."""
-    return OnnxGenerator(path, root=root)
+def load_generator(key: ModelKey) -> OnnxGenerator:
+    """One ONNX Runtime session per model file version."""
+    return OnnxGenerator(key.path, root=key.root)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def seconds_per_image(key: ModelKey) -> float:
+    """This model's measured cost here (a warm 4-image batch), which sizes the default views."""
+    gen = load_generator(key)
+    z = gen.latents(0, 4)
+    gen.images(z)
+    start = time.perf_counter()
+    gen.images(z)
+    return max((time.perf_counter() - start) / 4, 1e-6)
+
+
+def affordable(key: ModelKey, per_view: int = 1, most: int = 64, least: int = ROW) -> int:
+    """How many images (a multiple of ROW) a default view can show within ANSWER_SECONDS."""
+    fit = int(ANSWER_SECONDS / (seconds_per_image(key) * per_view))
+    return int(min(most, max(least, fit // ROW * ROW)))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _generate(key: ModelKey, z: np.ndarray) -> tuple[np.ndarray, float]:
+    gen = load_generator(key)
+    images = gen.images(z)
+    return images, gen.last_latency_ms
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -33,6 +81,11 @@ def classifier_for(gen: OnnxGenerator) -> OnnxClassifier | None:
     return found if not trained_on or all(n.lower() in names for n in trained_on) else None
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def gif(frames: np.ndarray, size: int, duration_ms: int) -> bytes:
+    return gif_bytes([upscale(f, size) for f in frames], duration_ms=duration_ms)
+
+
 def show(image: np.ndarray, caption: str) -> None:
     picture = upscale(image)
     st.image(picture[..., 0] if picture.shape[-1] == 1 else picture, caption=caption)
@@ -42,12 +95,27 @@ class GenerationFailed(Exception):
     """Generation failed and the page has said why; the tab stops drawing."""
 
 
-def generate(gen: OnnxGenerator, z: np.ndarray) -> np.ndarray:
-    with st.spinner("Generating…"):
-        try:
-            images = gen.images(z)
-        except (RuntimeErrorForUser, ValueError, MemoryError) as exc:
-            st.error(f"Could not generate: {exc}")
-            raise GenerationFailed() from None
-    st.session_state["latency_ms"] = gen.last_latency_ms
-    return images
+def generate(key: ModelKey, z: np.ndarray, preview_columns: int | None = None) -> np.ndarray:
+    """G(z) as uint8 images, cached per row; a request over ANSWER_SECONDS shows an estimate and, with
+    `preview_columns`, its rows as they come. Any failure is said on the page (GenerationFailed)."""
+    z = np.ascontiguousarray(z, dtype=np.float32)
+    chunks = [z[i:i + ROW] for i in range(0, len(z), ROW)] if len(z) > ROW else [z]
+    estimate = seconds_per_image(key) * len(z)
+    placeholder = st.empty() if preview_columns and estimate > ANSWER_SECONDS else None
+    done: list[np.ndarray] = []
+    try:
+        with st.spinner(f"Generating {len(z)} images (about {estimate:.0f} s here)…" if estimate > ANSWER_SECONDS
+                        else "Generating…"):
+            for chunk in chunks:
+                images, latency = _generate(key, chunk)
+                done.append(images)
+                st.session_state["latency_ms"] = latency
+                if placeholder is not None and len(done) < len(chunks):
+                    placeholder.image(upscale(grid(np.concatenate(done), ncols=preview_columns)),
+                                      caption=f"{sum(map(len, done))} of {len(z)} images…")
+    except (RuntimeErrorForUser, ValueError, MemoryError) as exc:
+        st.error(f"Could not generate: {exc}")
+        raise GenerationFailed() from None
+    if placeholder is not None:
+        placeholder.empty()
+    return np.concatenate(done)

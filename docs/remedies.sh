@@ -27,6 +27,6 @@ for seed in $SEEDS; do
     rm -rf "$run"
     python -m train.dcgan --out "$OUT" --name "$name-s$seed" --seed "$seed" --epochs 50 --max-steps "$STEPS" \
       --eval-every "$EVAL_EVERY" --eval-samples 2000 --checkpoint-every 0 ${REMEDY[$name]} ${EXTRA:-}
-    python -m train.evaluate "$run" --samples 5000 --no-reference
+    python -m evaluation.evaluate "$run" --samples 5000 --no-reference
   done
 done

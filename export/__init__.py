@@ -1,5 +1,6 @@
-"""Export side: turn a run's generator into ONNX (`to_onnx`), and run it (`runtime`: numpy, onnx and
-onnxruntime, never torch). At import time it only checks that those packages are installed."""
+"""PyTorch to ONNX: `python -m export.to_onnx` exports a run's generators, proves them equal to PyTorch
+(onnx_export.py, with the graph rewrites of fold.py and subpixel.py), and computes what the torch-free
+explorer needs from the weights (explore.py, explorer.py). Running the exported files is `inference`'s job."""
 from core.environment import require
 
-require("numpy", "onnx", "onnxruntime")
+require("torch", "numpy", "onnx", "onnxruntime")

@@ -1,6 +1,6 @@
 """The feature classifiers as ONNX models, so the torch-free dashboard can label generated images.
 
-    python -m export.classifier_onnx            # writes export/assets/<kind>_classifier.onnx for each kind
+    python -m export.classifier_onnx            # writes inference/assets/<kind>_classifier.onnx for each kind
 
 Each file outputs the logits and the features of images in [0, 1], carries the classifier's kind,
 class names, test accuracy and the SHA-256 of the weights it came from, and is checked against
@@ -18,13 +18,15 @@ import onnx.numpy_helper
 import torch
 from torch import nn
 
-from core.errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry, run_main
 from core.files import atomic_write
-from train import classifier
+from evaluation import classifier
+
+from inference.runtime import CLASSIFIER_ASSETS
 
 from .onnx_export import quiet_exporter
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = CLASSIFIER_ASSETS  # inference/ runs them; this module only makes them
 TOLERANCE = 1e-3
 
 
@@ -44,7 +46,7 @@ def path_for(kind: str) -> Path:
 
 def store_exact_fp16(graph: onnx.GraphProto) -> None:
     """Float initializers whose values are all exact in fp16 (the committed weights are: see
-    train.classifier.stored) are stored as fp16 and cast back to fp32 at the graph's start: half the
+    evaluation.classifier.stored) are stored as fp16 and cast back to fp32 at the graph's start: half the
     file, the same fp32 arithmetic, bit-identical values. Others (epsilons, shapes) stay as they are."""
     casts = []
     for init in graph.initializer:
@@ -105,4 +107,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)

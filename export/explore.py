@@ -1,6 +1,6 @@
 """What a generator's latent space holds, computed from the PyTorch weights at export time.
 
-The dashboard and `export.generate` are torch-free, so everything that needs G's weights or the
+The dashboard and `inference.generate` are torch-free, so everything that needs G's weights or the
 project's classifier is computed here and stored beside the ONNX model as `<model>.explore.npz`
 (named and hashed in the model's metadata, so a stale or foreign file is refused):
 
@@ -21,21 +21,21 @@ class shares and the pixels change.
 """
 from __future__ import annotations
 
-import hashlib
-import io
-import time
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from core.formats.explore_npz import ExploreData
 from core.spec import ModelSpec
-from train.quality import to_unit
+from evaluation.quality import to_unit
 
 from .fold import AFFINE, fold_affine_prefix
 
 DIRECTIONS = 8  # unsupervised directions kept
+# G's arithmetic the explore data may spend: 4,096 DCGAN images (capped) but ~260 frogs (3.9 G each).
+EXPLORE_MULTIPLY_ADDS = 1e12
 MEASURE_STRENGTH = 3.0  # latent units moved to measure a direction's effect
 Labeller = Callable[[torch.Tensor], torch.Tensor]  # images in [0, 1] -> class probabilities (N, K)
 
@@ -124,27 +124,48 @@ def describe(effect: dict) -> str:
 
 
 @torch.no_grad()
-def images_affordable(generator: nn.Module, spec: ModelSpec, seconds: float) -> int:
-    """How many images G makes in `seconds` here (the frog G is ~400x the DCGAN's work per image)."""
-    z = torch.randn(32, spec.latent_dim)
-    generator(z[:2])
-    start = time.perf_counter()
-    generator(z)
-    return max(64, int(seconds / ((time.perf_counter() - start) / 32)))
+def multiply_adds(generator: nn.Module, spec: ModelSpec) -> int:
+    """G's multiply-adds per image, counted from its layers' shapes (the frog G does ~400x the DCGAN's)."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+        elif isinstance(module, nn.Conv2d):
+            total += output[0].numel() * module.weight[0].numel()
+        elif isinstance(module, nn.ConvTranspose2d):
+            total += inputs[0][0].numel() * module.weight[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in generator.modules()
+             if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    try:
+        generator(torch.zeros(1, spec.latent_dim))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(1, total)
+
+
+def images_affordable(generator: nn.Module, spec: ModelSpec, budget: float = EXPLORE_MULTIPLY_ADDS) -> int:
+    """How many images the explore data may generate: a fixed arithmetic budget, never the clock, so that
+    two exports of one checkpoint write identical files on any machine."""
+    return max(64, int(budget // multiply_adds(generator, spec)))
 
 
 def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = None,
             class_names: tuple[str, ...] = (), test_images: np.ndarray | None = None,
-            seconds: float = 20.0) -> dict[str, np.ndarray]:
-    """Everything the explorer needs, as arrays for `<model>.explore.npz`, in about `seconds` of G's time."""
+            images: int | None = None) -> ExploreData:
+    """Everything the explorer needs for `<model>.explore.npz`, from `images` generated images (default:
+    within EXPLORE_MULTIPLY_ADDS of G's arithmetic)."""
     generator = generator.eval()
-    budget = images_affordable(generator, spec, seconds)
+    budget = images or images_affordable(generator, spec)
     folded, names = fold_affine_prefix(generator, spec.latent_dim)
     if names:
-        vectors, scores = sefa(folded[0].weight.detach(), DIRECTIONS)
+        vectors, _ = sefa(folded[0].weight.detach(), DIRECTIONS)
         kind = "sefa"
     else:
-        vectors, scores = ganspace(generator, spec.latent_dim, DIRECTIONS)
+        vectors, _ = ganspace(generator, spec.latent_dim, DIRECTIONS)
         kind = "ganspace"
     labels = [f"{kind} {i + 1}" for i in range(len(vectors))]
     kinds = [kind] * len(vectors)
@@ -154,21 +175,9 @@ def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = N
         vectors = torch.cat([vectors, towards])
         labels += [f"towards {name}" for name in classes]
         kinds += ["class"] * len(classes)
-        scores = torch.cat([scores, torch.zeros(len(classes))])
     bases = int(min(256, max(8, budget // (4 * max(1, len(vectors))))))
     effects = measure(generator, spec, vectors, labeller, class_names, bases=bases)
-    images = test_images if test_images is not None else np.zeros((0, spec.image_shape[1], spec.image_shape[2],
-                                                                       spec.image_shape[0]), np.uint8)
-    return {"vectors": vectors.numpy().astype(np.float32), "names": np.array(labels, dtype=str),
-            "kinds": np.array(kinds, dtype=str), "scores": scores.numpy().astype(np.float32),
-            "effects": np.array([describe(e) for e in effects], dtype=str),
-            "pixel_change": np.array([e["pixel_change"] for e in effects], np.float32),
-            "test_images": images.astype(np.uint8)}
-
-
-def to_bytes(arrays: dict[str, np.ndarray]) -> tuple[bytes, str]:
-    """The npz file's bytes and their SHA-256 (which the ONNX metadata records)."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    raw = buffer.getvalue()
-    return raw, hashlib.sha256(raw).hexdigest()
+    real = test_images if test_images is not None else np.zeros((0, spec.image_shape[1], spec.image_shape[2],
+                                                                     spec.image_shape[0]), np.uint8)
+    return ExploreData(vectors.numpy().astype(np.float32), labels, kinds, [describe(e) for e in effects],
+                       real.astype(np.uint8))

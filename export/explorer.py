@@ -1,32 +1,27 @@
 """Glue between the exporter and export/explore.py: the labeller and the test images a run's data offers."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.errors import UserError
+from core.formats import config_json, explore_npz
 from core.spec import ModelSpec
-from train import classifier, data as datasets
-from train.config import TrainConfig
+from evaluation import classifier
+from gan import data as datasets
 
 from . import explore
 
 TEST_IMAGES = 64  # real test images stored for the dashboard's projection picker
 
 
-def explore_name(model_path: Path) -> str:
-    """The explore file beside a model: generator.onnx -> generator.explore.npz."""
-    return f"{model_path.stem}.explore.npz"
-
-
 class Explorer:
     """Computes each generator's explore file, with the classifier and test images found once per export."""
 
-    def __init__(self, state: dict, spec: ModelSpec):
-        self.spec = spec
+    def __init__(self, state: dict, spec: ModelSpec, images: int | None = None):
+        self.spec, self.images = spec, images
         self.labeller, self.class_names = self._labeller(spec)
         self.test_images, self.note = self._test_images(state, spec)
 
@@ -48,9 +43,9 @@ class Explorer:
 
     @staticmethod
     def _test_images(state: dict, spec: ModelSpec) -> tuple[np.ndarray | None, str]:
-        cfg = TrainConfig.from_dict(state["config"])
+        source = config_json.data_source(state["config"])
         try:
-            test = datasets.load(cfg.dataset, "test", cfg.data_dir, cfg.class_tuple, spec.image_shape)
+            test = datasets.load(source.dataset, "test", source.data_dir, source.classes, spec.image_shape)
         except UserError as exc:
             return None, f"no real test images for projection ({str(exc)[:80]}...)"
         pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:TEST_IMAGES]
@@ -58,9 +53,9 @@ class Explorer:
 
     def run(self, generator: nn.Module) -> tuple[bytes, str, str]:
         """The explore file's bytes, its SHA-256, and a one-line summary for the export log."""
-        arrays = explore.compute(generator, self.spec, self.labeller, self.class_names, self.test_images)
-        raw, digest = explore.to_bytes(arrays)
-        kinds = list(arrays["kinds"])
+        data = explore.compute(generator, self.spec, self.labeller, self.class_names, self.test_images, self.images)
+        raw, digest = explore_npz.to_bytes(data)
+        kinds = data.kinds
         summary = (f"latent directions: {kinds.count('sefa')} SeFa, {kinds.count('ganspace')} GANSpace, "
                    f"{kinds.count('class')} class; {self.note}")
         return raw, digest, summary

@@ -16,7 +16,7 @@ import copy
 import torch
 from torch import nn
 
-from train.models import Reshape
+from gan.models import Reshape
 
 AFFINE = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Flatten, nn.Identity,
           nn.Dropout, Reshape)  # affine maps in eval mode

@@ -17,10 +17,11 @@ import onnx
 import torch
 from torch import nn
 
+from core.errors import UserError
 from core.spec import ModelSpec
 
 from .fold import fold_affine_prefix
-from .runtime import latents
+from inference.runtime import latents
 from .subpixel import with_subpixel_deconvs
 
 FP32_TOLERANCE = 1e-4
@@ -92,9 +93,26 @@ class ExportOptions:
     fold: bool = True  # leading affine layers as one matrix (export/fold.py)
 
 
+@contextlib.contextmanager
+def evaluating(module: nn.Module):
+    """The module in eval mode for the block, then back in the mode it was found in."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
 def export_generator(generator: nn.Module, spec: ModelSpec, metadata: dict, options: ExportOptions) -> bytes:
-    """ONNX bytes of `generator` (put in eval mode here) with a dynamic batch axis and our metadata."""
-    generator, folded = generator.eval(), []
+    """ONNX bytes of `generator` (run in eval mode, its own mode left as found) with a dynamic batch axis and our
+    metadata."""
+    with evaluating(generator):
+        return _export(generator, spec, metadata, options)
+
+
+def _export(generator: nn.Module, spec: ModelSpec, metadata: dict, options: ExportOptions) -> bytes:
+    folded = []
     if options.fold:
         generator, folded = fold_affine_prefix(generator, spec.latent_dim)
     if options.subpixel:
@@ -130,8 +148,9 @@ def tolerance(options: ExportOptions) -> float:
 
 @torch.no_grad()
 def torch_reference(generator: nn.Module, z: np.ndarray, spec: ModelSpec, uint8_output: bool) -> np.ndarray:
-    module = ToPixels(generator, spec.pixel_range) if uint8_output else generator
-    return module.eval()(torch.from_numpy(z)).numpy()
+    with evaluating(generator):
+        module = ToPixels(generator, spec.pixel_range) if uint8_output else generator
+        return module(torch.from_numpy(z)).numpy()
 
 
 @dataclass
@@ -163,7 +182,8 @@ def parity(model_bytes: bytes, generator: nn.Module, spec: ModelSpec, options: E
         ref = torch_reference(generator, z, spec, options.uint8_output)
         raw = ref if not options.uint8_output else torch_reference(generator, z, spec, False)
         if ours.shape != ref.shape:
-            raise AssertionError(f"batch {batch}: ONNX output shape {ours.shape} != PyTorch {ref.shape}")
+            raise UserError(f"the exported model returns shape {ours.shape} for batch {batch} where PyTorch returns "
+                            f"{ref.shape}; nothing was written")
         finite = np.isfinite(ours).all() and np.isfinite(raw).all()
         errors[batch] = float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max()) if finite else np.inf
     return Parity(errors, session.get_providers()[0])

@@ -1,27 +1,30 @@
 """Export a run's generator to ONNX: `python -m export.to_onnx [RUN | CHECKPOINT]` (see --help).
 
-Writes `<run>/generator.onnx` (and `generator_ema.onnx` when the run kept an EMA of G),
-after proving on the spot that ONNX Runtime reproduces PyTorch for batches 1, 7 and 64.
-Nothing is written when the proof fails, and nothing but `.onnx` files is ever written.
+Writes `<run>/generator.onnx` (and `generator_ema.onnx` when the run kept an EMA of G), after
+proving on the spot that ONNX Runtime reproduces PyTorch for batches 1, 7 and 64, with their
+explore data and the run's model card (README.md, never over a README of the user's). The set is
+written together: a failure anywhere (a failed proof, a full disk) leaves the previous set whole.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
-from datetime import datetime, timezone
 from pathlib import Path
 
 import onnx
 import torch
 
-from core.errors import ArgumentParser, UserError, cli_entry
-from core.files import atomic_write, remove_stale_temps
+from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.files import remove_stale_temps, write_all
 from core.targets import locate
-from train import checkpoint
+from gan import checkpoint
 
-from .explorer import Explorer, explore_name
+from core.formats.explore_npz import DIGEST_KEY, EXPLORE_KEY, file_name as explore_name
+
+from .explorer import Explorer
 from .onnx_export import ExportOptions, export_generator, parity, tolerance
-from .runtime import cuda_usable, pick_providers, read_metadata
+from inference import model_card
+from inference.runtime import cuda_usable, pick_providers, read_metadata
 
 EXAMPLES = """examples:
   python -m export.to_onnx                              newest run under checkpoints/
@@ -48,7 +51,10 @@ def parse_args(argv):
     parser.add_argument("--output-range", choices=("model", "0-255"), default="model",
                         help="model: G's own output range (default); 0-255: uint8 pixels from the graph")
     parser.add_argument("--no-explore", action="store_true", help="skip the latent-space directions and projection "
-                        "examples stored beside the model (<model>.explore.npz) for the dashboard and export.generate")
+                        "examples stored beside the model (<model>.explore.npz) for the dashboard and inference.generate")
+    parser.add_argument("--explore-images", type=int, metavar="N", help="images G may make for the explore data "
+                        "(default: what 10^12 multiply-adds allow, at most 4,096 per measurement; fewer is quicker "
+                        "and coarser)")
     return parser.parse_args(argv)
 
 
@@ -69,6 +75,8 @@ def check_targets(paths: dict[str, Path]) -> None:
             raise UserError(f"--output {path} must end in .onnx: the exporter writes only ONNX files")
         if path.is_dir():
             raise UserError(f"--output {path} is a folder; name an .onnx file")
+        if not path.parent.is_dir():
+            raise UserError(f"cannot write {path}: {path.parent} is not a folder")
         if path.exists() and "preset" not in _metadata_or_empty(path):
             raise UserError(f"{path} exists and is not an exported generator; refusing to overwrite it")
         remove_stale_temps(path.parent)
@@ -95,21 +103,25 @@ def main(argv=None) -> int:
     metadata = {
         "run": ckpt_path.parent.name, "epoch": state["epoch"], "step": state["step"], "checkpoint": ckpt_path.name,
         "checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__, "onnx_version": onnx.__version__, "opset": args.opset,
     }
     targets = output_paths(ckpt_path.parent, args, ema is not None)
     check_targets(targets)
+    if args.explore_images is not None and args.explore_images < 64:
+        raise UserError("--explore-images must be at least 64")
     bound = tolerance(options)
-    explorer = None if args.no_explore else Explorer(state, spec)
+    explorer = None if args.no_explore else Explorer(state, spec, args.explore_images)
+    files: dict[Path, bytes] = {}  # written together at the end: a failure leaves the previous set whole
+    exported: dict[str, tuple[str, bytes]] = {}
     for kind, module in (("generator", generator), ("generator_ema", ema)):
         if module is None:
             continue
         print(f"exporting {kind} of {ckpt_path} (step {state['step']}) ...", flush=True)
-        extra, explore_bytes = {"weights": kind}, None
+        extra = {"weights": kind}
         if explorer is not None:
             explore_bytes, digest, summary = explorer.run(module)
-            extra.update(explore=explore_name(targets[kind]), explore_sha256=digest)
+            extra.update({EXPLORE_KEY: explore_name(targets[kind]), DIGEST_KEY: digest})
+            files[targets[kind].with_name(explore_name(targets[kind]))] = explore_bytes
             print(f"  {summary}")
         model_bytes = export_generator(module, spec, {**metadata, **extra}, options)
         folded = read_metadata(model_bytes, kind)["folded_layers"]
@@ -124,13 +136,18 @@ def main(argv=None) -> int:
                 what = "non-finite (NaN/inf) images" if proof.worst == float("inf") else f"{proof.worst:.3g}"
                 raise UserError(f"ONNX Runtime output differs from PyTorch ({what}; bound {bound:g}) on "
                                 f"{proof.provider}; nothing was written")
-        if explore_bytes is not None:
-            atomic_write(targets[kind].with_name(explore_name(targets[kind])), explore_bytes)
-        atomic_write(targets[kind], model_bytes)
-        print(f"  wrote {targets[kind]} ({len(model_bytes) / 1e6:.1f} MB)" +
-              (f" and {explore_name(targets[kind])}" if explore_bytes is not None else ""))
+        files[targets[kind]] = model_bytes
+        exported[kind] = (targets[kind].name, model_bytes)
+    card_path = targets["generator"].parent / model_card.CARD
+    if not card_path.exists() or model_card.ours(card_path):
+        files[card_path] = model_card.card(ckpt_path.parent, exported).encode()
+    else:
+        print(f"  {card_path} is not a model card of this tool: left as it is")
+    write_all(files)
+    for path, data in files.items():
+        print(f"  wrote {path} ({len(data) / 1e6:.1f} MB)")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)

@@ -1,3 +1,5 @@
+"""Shared fixtures. This file imports no torch: the torch-free packages' tests (tests/core, tests/inference,
+tests/dashboard) also run where torch is not installed; fixtures that train import it when used."""
 import os
 import sys
 from pathlib import Path
@@ -12,12 +14,36 @@ from tests import synthetic  # noqa: E402
 # Tests never touch the network or the user's cache, and the dashboard lists only the runs a test makes.
 os.environ["GAN_WORKBENCH_OFFLINE"] = "1"
 os.environ["GAN_DASHBOARD_PRETRAINED"] = ""
+WITHOUT_TORCH = os.environ.get("GAN_TESTS_WITHOUT_TORCH") == "1"  # set by tests/test_torch_free.py
+# The torch-free packages' tests: run by tests/test_torch_free.py with torch blocked, not by the main process
+# (unless named on the command line, as a developer running one of them does).
+TORCH_FREE_TESTS = ("tests/core", "tests/inference", "tests/dashboard", "tests/test_layering.py")
+
+
+def pytest_ignore_collect(collection_path, config):
+    if WITHOUT_TORCH:
+        return None
+    named = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args]
+    for folder in TORCH_FREE_TESTS:
+        path = ROOT / folder
+        if collection_path == path or path in collection_path.parents:
+            if not any(n == path or path in n.parents for n in named):
+                return True
+    return None
+    named = [str((Path(config.invocation_params.dir) / a.split("::")[0]).resolve()) for a in config.args]
+    for folder in TORCH_FREE_TESTS:
+        path = str(ROOT / folder)
+        inside = str(collection_path) == path or str(collection_path).startswith(path + os.sep)
+        if inside and not any(n == path or n.startswith(path + os.sep) or path.startswith(n + os.sep) and n != str(ROOT / "tests") and n != str(ROOT) for n in named):
+            return True
+    return None
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_WORKBENCH_DATA", str(tmp_path / "cache"))
-    monkeypatch.setattr("train.data.SYSTEM_FASHION_DIRS", ())
+    if not WITHOUT_TORCH:
+        monkeypatch.setattr("gan.data.SYSTEM_FASHION_DIRS", ())
 
 
 @pytest.fixture(scope="session")
@@ -56,5 +82,5 @@ def exported_run(tiny_run, tmp_path_factory):
 
     run = tmp_path_factory.mktemp("exported") / "run"
     shutil.copytree(tiny_run, run)
-    assert export_main([str(run)]) == 0
+    assert export_main([str(run), "--explore-images", "256"]) == 0
     return run

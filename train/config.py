@@ -11,10 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
+from core.formats.config_json import DataSource
 from core.spec import PRESETS
 
 from .augment import OPERATIONS, parse_policy
-from .data import DATASETS
+from gan.data import DATASETS
 from .step import ADAM_BETAS, OPTIMIZERS
 
 RECIPES = ("book", "modern")
@@ -96,8 +97,8 @@ class TrainConfig:
     cuda_graphs: str = _f("auto", "auto: on CUDA, replay each training step as one captured CUDA graph (not with "
                           "DDP or --replay); off: plain eager steps", choices=("auto", "off"))
     precision: str = _f("auto", "fp32, or bf16: forward passes under bfloat16 autocast (changes the numerics "
-                        "slightly; about 2x faster on CPUs with native bf16, AVX-512 BF16 or AMX, but up to 11x "
-                        "slower on CPUs without it); auto: bf16 on a CPU with native bf16, fp32 everywhere else",
+                        "slightly; about 2x faster on some CPUs, slower on others: docs/performance.md); auto: bf16 "
+                        "where a few passes of the model measure it clearly faster on this CPU, fp32 everywhere else",
                         choices=("auto", "fp32", "bf16"))
     channels_last: bool = _f(False, "convolution activations in channels-last memory layout (an option to measure: "
                              "see docs/performance.md)", FLAG)
@@ -196,15 +197,21 @@ class TrainConfig:
     def class_tuple(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in (self.classes or "").split(",") if c.strip())
 
-    def with_precision(self, device) -> "TrainConfig":
-        """--precision auto made concrete for the device: bf16 only where the CPU computes it natively
-        (elsewhere it is several times slower, docs/performance.md); fp32 on GPUs, where it is untested."""
-        if self.precision != "auto":
-            return self
-        from core.machine import cpu
+    @property
+    def data_source(self) -> DataSource:
+        return DataSource(self.dataset or "", self.data_dir, self.class_tuple)
 
-        native = device.type == "cpu" and cpu().native_bf16
-        return dataclasses.replace(self, precision="bf16" if native else "fp32")
+    def with_precision(self, device) -> tuple["TrainConfig", str | None]:
+        """--precision auto made concrete for the device (train/precision.py: bf16 only where it is measured
+        faster here), and why, for the start-up line (None when the user chose)."""
+        if self.precision != "auto":
+            return self, None
+        from core.spec import ModelSpec
+
+        from .precision import auto
+
+        choice, why = auto(device, ModelSpec.of_preset(self.model, leaky_slope=self.leaky_slope), self.batch_size)
+        return dataclasses.replace(self, precision=choice), why
 
     @property
     def augment_ops(self) -> tuple[str, ...]:

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import argparse
 
-from core.errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry, run_main
 from core.lock import RunLock
 from core.machine import cpu
 from core.spec import PRESETS
 
 from . import run_folder
 from .config import add_arguments, from_args
-from .distributed import Dist, exit_process
-from .trainer import Trainer, pick_device
+from .distributed import Dist, exit_process, pick_device
+from .trainer import Trainer
 
 EXAMPLES = """examples:
   python -m train.dcgan                                   quick look: 3 minutes of the DCGAN on Fashion-MNIST
   python -m train.dcgan --epochs 50                       the book's full run
+  python -m train.dcgan --epochs 50 --recipe modern       the same model trained the modern way (faster to quality)
   python -m train.dcgan --model mlp --epochs 5            Géron's simple GAN
   python -m train.dcgan --model frog --dataset folder --data-dir path/to/cifar10-frog --epochs 40
   python -m train.dcgan --resume checkpoints/<run> --epochs 10   continue a run
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     lock = None
     try:
         device = pick_device(dist.device(cfg.device))
-        cfg = cfg.with_precision(device)
+        cfg, precision_note = cfg.with_precision(device) if dist.main else (cfg, None)
+        cfg = dist.broadcast(cfg)  # every rank trains in the precision rank 0 measured
         run_dir = resume.run_dir if resume else dist.broadcast(run_folder.planned_run_dir(cfg) if dist.main else None)
         trainer = Trainer(cfg, run_dir, device, resume.state if resume else None, dist)
         if dist.main:  # every check has passed: from here on the run folder may change
@@ -61,13 +63,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
                   f"on {_device_words(device)}{f' x {dist.world} processes' if dist.enabled else ''}; "
                   f"run folder {run_dir}", flush=True)
+            if precision_note:
+                print(f"--precision auto: {precision_note}", flush=True)
             if quick_look:
                 print(f"quick look: {cfg.minutes:g} minutes of training (at most {cfg.epochs} epochs), then the "
                       f"run is saved; the book trains {PRESETS[cfg.model].epochs} epochs: add --epochs "
                       f"{PRESETS[cfg.model].epochs}, or later --resume the run with it", flush=True)
             if cfg.precision == "bf16" and device.type == "cpu" and not cpu().native_bf16:
-                print("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX), so --precision bf16 runs much "
-                      "slower than fp32 here (11x on a 2-core AVX2 EPYC, docs/performance.md)", flush=True)
+                print("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX), so --precision bf16 runs many "
+                      "times slower than fp32 here (docs/performance.md)", flush=True)
         return trainer.fit()
     finally:
         if lock is not None:
@@ -95,7 +99,8 @@ def _open_for_writing(trainer: Trainer, resume: run_folder.Resume | None, rewind
         return lock
     lock = run_folder.create(trainer.run_dir)
     try:
-        run_folder.write_config(trainer.run_dir, trainer.cfg, trainer.spec, trainer.steps_per_epoch, trainer.data)
+        run_folder.write_config(trainer.run_dir, trainer.cfg, trainer.spec, trainer.steps_per_epoch, trainer.data,
+                                _device_words(trainer.device))
     except BaseException:
         run_folder.remove_unstarted(trainer.run_dir)
         lock.release()
@@ -104,4 +109,4 @@ def _open_for_writing(trainer: Trainer, resume: run_folder.Resume | None, rewind
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    run_main(main, exit_process)

@@ -14,6 +14,8 @@ from typing import NoReturn
 import torch
 import torch.distributed as torch_dist
 
+from core.errors import UserError
+
 
 def _world_size() -> int:
     """How many processes torchrun started (1 when run without it)."""
@@ -74,6 +76,18 @@ class Dist:
     def close(self) -> None:
         if self.enabled and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown --device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return device
 
 
 def exit_process(code: int) -> NoReturn:

@@ -7,7 +7,6 @@ temp files of a killed writer removed, or metrics cut back to the resumed step.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -19,12 +18,14 @@ import torch
 from core.errors import UserError
 from core.files import atomic_write, remove_stale_temps
 from core.lock import RunLock
-from core.runs import CONFIG, LAST, LOCK, METRICS, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, valid_run_name
+from core.formats import config_json
+from core.formats.metrics_jsonl import METRICS, split_metrics, truncate_metrics
+from core.runs import LAST, LOCK, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, valid_run_name
 from core.targets import locate
 
-from . import checkpoint
+from gan import checkpoint
 from .config import SCHEDULE_FIELDS, TrainConfig, flag
-from .metrics_log import split_metrics, truncate_metrics
+
 
 
 @dataclass
@@ -76,11 +77,9 @@ def remove_unstarted(run_dir: Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def write_config(run_dir: Path, cfg: TrainConfig, spec, steps_per_epoch: int, data) -> None:
-    payload = {"train": cfg.to_dict(), "model": spec.to_dict(), "steps_per_epoch": steps_per_epoch,
-               "dataset_size": len(data), "data_source": data.source,
-               "created": datetime.now().isoformat(timespec="seconds"), "torch": torch.__version__}
-    atomic_write(run_dir / CONFIG, (json.dumps(payload, indent=2) + "\n").encode())
+def write_config(run_dir: Path, cfg: TrainConfig, spec, steps_per_epoch: int, data, machine: str) -> None:
+    config_json.write(run_dir, cfg.to_dict(), spec.to_dict(), steps_per_epoch, len(data), data.source, torch.__version__,
+                      machine)
 
 
 # --- resume ----------------------------------------------------------------------------------
@@ -90,12 +89,12 @@ def find_resume(target: str, given: dict) -> Resume:
     out = Path(given.get("out", TrainConfig.out))
     path = locate(None, out, command="--resume").run_dir if target == "latest" else Path(target)
     run_dir = path if path.is_dir() else path.parent
-    if path.is_dir() and not (path / LAST).exists() and (path / CONFIG).is_file():
-        try:
-            saved = json.loads((path / CONFIG).read_text(encoding="utf-8"))["train"]
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise UserError(f"{path}/config.json is unreadable ({exc}); start a new run instead") from None
-        return Resume(run_dir, None, None, resume_config({"config": saved}, given))
+    if path.is_dir() and not (path / LAST).exists() and (path / config_json.CONFIG).is_file():
+        saved, problem = config_json.read(path / config_json.CONFIG)
+        if saved is None or not isinstance(saved.get(config_json.TRAIN), dict):
+            raise UserError(f"{path}/{config_json.CONFIG} is unreadable ({problem or 'no train section'}); "
+                            "start a new run instead")
+        return Resume(run_dir, None, None, resume_config({"config": saved[config_json.TRAIN]}, given))
     ckpt = checkpoint.resolve(path)
     state = checkpoint.load(ckpt)
     others = _checkpoint_steps(run_dir, skip=ckpt)
@@ -163,11 +162,9 @@ def _grid_step(grid: Path, run_dir: Path) -> int:
         return 0
     if match.group(1) == "step":
         return int(match.group(2))
-    try:
-        spe = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))["steps_per_epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-    return int(match.group(2)) * int(spe)
+    config, _ = config_json.read(run_dir / config_json.CONFIG)
+    spe = (config or {}).get(config_json.STEPS_PER_EPOCH)
+    return int(match.group(2)) * spe if isinstance(spe, int) else 0
 
 
 def resume_config(state: dict, given: dict) -> TrainConfig:

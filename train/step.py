@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.runs import LOSS_METRICS  # the order of the values in the metrics vector a step returns
+from core.formats.metrics_jsonl import LOSS_METRICS  # the order of the values in the metrics vector a step returns
 
 from .augment import UNIFORMS, Augment
 
 ADAM_BETAS = (0.0, 0.99)
+REPLAY_SHARE = 0.5  # with --replay, each fake D sees comes from the buffer with this probability
 
 
 @dataclass
@@ -32,7 +33,6 @@ class StepOptions:
     label_smoothing: float = 0.0
     label_noise: float = 0.0
     clip_value: float = 0.0
-    replay_prob: float = 0.5
     loss: str = "bce"  # "bce": the books' non-saturating loss; "hinge": the modern recipe's
     augment: bool = False  # draw the uniforms of D's differentiable augmentation (train/augment.py)
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, grads, optimizer stay fp32)
@@ -201,7 +201,7 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         with torch.no_grad():
             fake = nets.generator(draws.noise_d).float()
         if replay is not None:
-            fake = replay.mix(fake, opts.replay_prob, noise_gen)
+            fake = replay.mix(fake, REPLAY_SHARE, noise_gen)
         seen = torch.cat([fake, real])
         if augment is not None:
             seen = augment(seen, draws.augment_d)

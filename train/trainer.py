@@ -1,10 +1,9 @@
 """The training loop: resumable to the step, with metrics, grids and checkpoints in a run folder.
 
-`Trainer.fit` is one loop over the global step; the epoch and the batch within it come from
-`divmod`, and everything that happens between steps (logging, evaluation, grids, checkpoints,
-stopping) is decided in one place, `_after_step`. The folder's layout is in core/runs.py.
-It is the one training module near 300 lines: the loop, the state it checkpoints and the files it
-writes between steps are one unit, and splitting them would make the loop read out of order.
+`Trainer.fit` is one loop over the global step, as stylegan2-ada's training_loop is: the epoch and
+the batch within it come from `divmod`, and everything that happens between steps (logging,
+evaluation, grids, checkpoints, stopping) is decided in one maintenance gate after each step, whose
+time does not count as training time. The folder's files are listed in core/formats/__init__.py.
 """
 from __future__ import annotations
 
@@ -19,37 +18,27 @@ from torch.nn.parallel import DistributedDataParallel
 
 from core.errors import UserError
 from core.files import atomic_write
+from core.formats.metrics_jsonl import AUGMENT_P, LOSS_METRICS, METRICS, finite_losses
 from core.images import grid, png_bytes, to_uint8
-from core.progress import duration, progress
-from core.runs import LAST, LOSS_METRICS, METRICS, SAMPLES, grid_name, periodic_checkpoint
+from core.progress import Pace, progress
+from core.runs import LAST, SAMPLES, grid_name, periodic_checkpoint
 from core.spec import PRESETS, ModelSpec
+from evaluation.quality import QuickEval
+from gan import checkpoint, data as datasets
+from gan.models import add_spectral_norm, build_from_spec, check_image_batch
 
-from . import checkpoint, data as datasets
+from . import reports
+from .augment import Augment
 from .config import TrainConfig
 from .distributed import Dist
 from .fast import StaticStep
-from .metrics_log import MetricsLog, finite
-from .augment import Augment
-from .config import QUICK_LOOK_MINUTES
-from .models import add_spectral_norm, build_from_spec, check_image_batch
+from .metrics_log import MetricsLog
 from .step import (OPTIMIZERS, Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, ema_warmup_decay, train_step,
                    update_ema)
 
 SAMPLE_GRID_SIZE = 64
 ACC_REAL = LOSS_METRICS.index("d_acc_real")  # D's accuracy on reals in a step's metric vector (for ADA)
-ESTIMATE_AFTER_S = 15.0  # training seconds after which the run's length is estimated and said
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown --device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-    return device
+ESTIMATE_AFTER_S = 12.0  # training seconds (after the pace's warm-up) before the run's length is said
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -114,11 +103,10 @@ class Trainer:
         self.sample_z = fixed_latents(cfg.seed, self.spec.latent_dim).to(device)
         self.progress = Progress()
         self.stop_signal: int | None = None
-        self.quick_eval = None
         self.postfix: dict[str, str] = {}  # what the progress bar shows after the counts
-        if cfg.eval_every and dist.main:
-            from .quality import QuickEval  # only runs that ask for it pay for the classifier
-            self.quick_eval = QuickEval(cfg, self.spec, cfg.eval_samples)
+        # Rank 0 alone evaluates (and writes); the others never call it, so it needs no collective.
+        self.quick_eval = QuickEval(cfg.data_source, self.spec, cfg.eval_samples) if cfg.eval_every and dist.main \
+            else None
         if resume_state is not None:
             self._restore(resume_state)
 
@@ -127,47 +115,35 @@ class Trainer:
         total = self.cfg.epochs * self.steps_per_epoch
         return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
 
-    # --- state -------------------------------------------------------------------------
+    def _parts(self) -> dict:
+        """Everything with a state_dict that a checkpoint holds, by its key (None where the run has none)."""
+        return {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.ema,
+                "opt_g": self.opt_g, "opt_d": self.opt_d, "replay": self.replay, "augment": self.augment}
 
     def state_dict(self) -> dict:
         rng = {"torch": torch.get_rng_state(), "noise": self.noise_gen.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-            "generator_ema": self.ema.state_dict() if self.ema else None,
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "replay": self.replay.state_dict() if self.replay else None,
-            "augment": self.augment.state_dict() if self.augment else None,
-            "step": self.progress.step, "epoch": self.progress.epoch, "elapsed": self.progress.elapsed,
-            "rng": rng, "config": self.cfg.to_dict(), "model": self.spec.to_dict(),
-        }
+        p = self.progress
+        return {**{key: part.state_dict() if part is not None else None for key, part in self._parts().items()},
+                "step": p.step, "epoch": p.epoch, "elapsed": p.elapsed, "rng": rng, "config": self.cfg.to_dict(),
+                "model": self.spec.to_dict()}
 
     def _restore(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        if self.ema is not None and state.get("generator_ema") is not None:
-            self.ema.load_state_dict(state["generator_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        if self.replay is not None and state.get("replay") is not None:
-            self.replay.load_state_dict(state["replay"])
-        if self.augment is not None and state.get("augment") is not None:
-            self.augment.load_state_dict(state["augment"])
+        for key, part in self._parts().items():
+            if part is not None and state.get(key) is not None:
+                part.load_state_dict(state[key])
         self.progress = Progress(state["step"], state["epoch"], state.get("elapsed", 0.0))
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_gen.set_state(state["rng"]["noise"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
-    # --- outputs -----------------------------------------------------------------------
-
     def _save(self, periodic: bool = False) -> None:
         """Checkpoint, unless a weight went NaN/inf: a good checkpoint is never replaced by a broken one."""
         params = [*self.generator.parameters(), *self.discriminator.parameters()]
         if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
-            raise UserError(f"training diverged: weights became NaN/inf by step {self.progress.step}; "
-                            f"the last good checkpoint in {self.run_dir} was kept. Try a lower --lr")
+            raise self._diverged("weights")
         if not self.dist.main:
             return
         state = self.state_dict()
@@ -191,123 +167,79 @@ class Trainer:
             atomic_write(self.run_dir / SAMPLES / grid_name(prefix=prefix, **when),
                          png_bytes(grid(to_uint8(images, self.spec.pixel_range), ncols=8)))
 
-    # --- the loop ----------------------------------------------------------------------
-
     def fit(self) -> int:
-        """Train until --epochs or --max-steps; returns the exit code (non-zero if stopped by a signal)."""
-        p, total = self.progress, self.total_steps
+        """Train until --epochs, --max-steps or --minutes; returns the exit code (128 + signal if stopped by one)."""
+        cfg, p, total, spe = self.cfg, self.progress, self.total_steps, self.steps_per_epoch
         if p.step >= total:
             print(f"run already at step {p.step} of {total}; raise --epochs or --max-steps to train on")
             return 0
-        self.metrics = MetricsLog(self.run_dir / METRICS if self.dist.main else None, self.device, self.dist)
+        metrics = MetricsLog(self.run_dir / METRICS if self.dist.main else None, self.device, self.dist, p.elapsed)
         run_step = StaticStep(self._step, self._draws, self.images, self.spec.pixel_range, self.local_batch,
-                              self.metrics.sum, capture=self.use_graphs)
+                              metrics.sum, capture=self.use_graphs)
         check_image_batch(self.images[:1].float(), self.spec.image_shape, "a real batch")
-        self.bar = progress(total, p.step, unit="step", disable=not self.dist.main)
+        bar = progress(total, p.step, unit="step", disable=not self.dist.main)
+        pace = Pace(p.step, p.elapsed, budget=cfg.minutes * 60 if cfg.minutes else None)
         previous_handlers = self._install_signal_handlers()
-        order, order_epoch, t_mark = None, -1, time.perf_counter()
-        self.estimate_from = (p.step, t_mark)
+        order, order_epoch, said_pace, done, stop, time_up = None, -1, False, False, None, False
         try:
-            for step in range(p.step, total):
-                epoch, index = divmod(step, self.steps_per_epoch)
+            while not done:
+                epoch, index = divmod(p.step, spe)
                 if epoch != order_epoch:
-                    order, order_epoch = epoch_order(self.cfg.seed, epoch, len(self.data)).to(self.device), epoch
-                    self.bar.set_description(f"epoch {epoch + 1}/{self.cfg.epochs}")
+                    order, order_epoch = epoch_order(cfg.seed, epoch, len(self.data)).to(self.device), epoch
+                    bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
+                started = time.perf_counter()
                 if self.ema is not None:
-                    self.ema_decay.fill_(ema_warmup_decay(self.cfg.ema, step))
+                    self.ema_decay.fill_(ema_warmup_decay(cfg.ema, p.step))
                 run_step(self._batch_indices(order, index))
                 if self.augment is not None:
-                    self.augment.adapt(step + 1, self.dist.world, self.dist.sum_)
-                self.metrics.count += 1
-                now = time.perf_counter()
-                p.step, p.elapsed, t_mark = step + 1, p.elapsed + now - t_mark, now
-                self.bar.update(1)
-                if self.estimate_from is not None and now - self.estimate_from[1] >= ESTIMATE_AFTER_S:
-                    self._say_how_long(now)
-                stop = self._after_step(epoch)
-                t_mark = time.perf_counter()  # evaluations, grids and checkpoints are not training time
-                if self.time_up:
-                    self.bar.close()
-                    if self.dist.main:
-                        self._say_time_is_up()
-                    return 0
-                if stop is not None:
-                    self.bar.close()
-                    if self.dist.main:
-                        print(f"{signal.Signals(stop).name}: saved {self.run_dir / LAST} at step {p.step}; "
-                              f"continue with: python -m train.dcgan --resume {self.run_dir}")
-                    return 128 + stop
+                    self.augment.adapt(p.step + 1, self.dist.world, self.dist.sum_)
+                metrics.count += 1
+                p.step, p.elapsed = p.step + 1, p.elapsed + time.perf_counter() - started
+                bar.update(1)
+
+                # maintenance: every decision between two steps, made here once
+                at = lambda every: bool(every) and p.step % every == 0  # noqa: E731
+                at_log, epoch_done = at(cfg.log_every), at(spe)
+                stop, time_up = self._stop_now(at_log)
+                done = p.step >= total or time_up or stop is not None
+                if at_log or at(cfg.eval_every) or at(cfg.checkpoint_every) or epoch_done or done:
+                    self._flush(metrics, bar, epoch)
+                if at(cfg.eval_every) and self.quick_eval is not None:
+                    self._evaluate(metrics, bar, epoch)
+                if epoch_done:
+                    p.epoch = p.step // spe
+                    self._write_grid(epoch=p.epoch)
+                elif at(cfg.sample_every) or done:
+                    self._write_grid(step=p.step)  # a run stopped mid-epoch still shows where it got to
+                if at(cfg.checkpoint_every):
+                    self._save(periodic=True)
+                if epoch_done or done:
+                    self._save()
+                pace.update(p.step, p.elapsed)
+                if at_log and pace.rate:
+                    bar.total = pace.end_step(p.step, p.elapsed, total)  # the ETA follows a time budget
+                if not said_pace and pace.measured_for >= ESTIMATE_AFTER_S and self.dist.main:
+                    said_pace = True
+                    bar.write(reports.pace_line(self, pace))
         finally:
-            self.bar.close()
-            self.metrics.close()
+            bar.close()
+            metrics.close()
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
         if self.dist.main:
-            print(f"done: {p.step} steps, {p.elapsed:.0f} s of training; run folder {self.run_dir}")
-        return 0
+            print(reports.ending(self, stop, time_up))
+        return 128 + stop if stop is not None else 0
 
-    def _out_of_time(self) -> bool:
-        """Whether --minutes is used up; DDP ranks decide together, at log boundaries, so all stop at one step."""
+    def _stop_now(self, at_log: bool) -> tuple[int | None, bool]:
+        """(the signal to stop on, whether --minutes is used up): under DDP all ranks decide together, at log
+        boundaries, so all stop at the same step."""
         over = bool(self.cfg.minutes) and self.progress.elapsed >= self.cfg.minutes * 60
         if not self.dist.enabled:
-            return over
-        return self.progress.step % self.cfg.log_every == 0 and self.dist.any(over, self.device)
-
-    def _say_time_is_up(self) -> None:
-        p = self.progress
-        print(f"done: the {self.cfg.minutes:g}-minute budget is used: {p.step} steps "
-              f"({p.step / self.steps_per_epoch:.1f} epochs), {p.elapsed:.0f} s of training; run folder "
-              f"{self.run_dir}\ntrain on with: python -m train.dcgan --resume {self.run_dir} --epochs "
-              f"{PRESETS[self.cfg.model].epochs}   (the book's length)")
-
-    def _say_how_long(self, now: float) -> None:
-        """Once, early: the speed measured so far, the time the run will take, and a quicker first look."""
-        first_step, since = self.estimate_from
-        self.estimate_from = None
-        steps_per_s = (self.progress.step - first_step) / (now - since)
-        left = (self.total_steps - self.progress.step) / steps_per_s
-        budget_left = self.cfg.minutes * 60 - self.progress.elapsed if self.cfg.minutes else None
-        line = f"measured {steps_per_s * self.cfg.batch_size:.0f} images/s: "
-        if budget_left is not None and budget_left < left:
-            stop_step = min(self.total_steps, self.progress.step + int(budget_left * steps_per_s))
-            line += (f"the {self.cfg.minutes:g}-minute budget ends near step {stop_step} "
-                     f"({stop_step / self.steps_per_epoch:.1f} epochs)")
-        else:
-            line += f"about {duration(left)} to step {self.total_steps}"
-            if left > 300:
-                line += f"; for a quick look, stop (Ctrl-C keeps the run) and try --minutes {QUICK_LOOK_MINUTES:g}"
-                if self.cfg.recipe == "book":
-                    line += ", or --recipe modern, which needs fewer epochs (docs/modern-recipe.md)"
-        if self.dist.main:
-            self.bar.write(line)
-
-    def _after_step(self, epoch: int) -> int | None:
-        """Everything between two steps: log, evaluate, grids, checkpoints; returns a stop signal or None."""
-        cfg, step = self.cfg, self.progress.step
-        self.time_up = self._out_of_time()
-        at_log = step % cfg.log_every == 0
-        if at_log:
-            self._flush(epoch)
-        stop = self._agreed_stop(at_log_boundary=at_log)
-        if cfg.eval_every and step % cfg.eval_every == 0:
-            self._flush(epoch)
-            self._evaluate(epoch)
-        sampled = bool(cfg.sample_every) and step % cfg.sample_every == 0
-        if sampled:
-            self._write_grid(step=step)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            self._flush(epoch)
-            self._save(periodic=True)
-        epoch_done = step % self.steps_per_epoch == 0
-        if epoch_done or stop is not None or step == self.total_steps or self.time_up:
-            if epoch_done:
-                self.progress.epoch = step // self.steps_per_epoch
-                self._write_grid(epoch=self.progress.epoch)
-            elif not sampled:
-                self._write_grid(step=step)  # stopped mid-epoch: still show where it got to
-            self._flush(epoch)
-            self._save()
-        return stop
+            return self.stop_signal, over
+        if not at_log:
+            return None, False
+        signalled = self.dist.any(self.stop_signal is not None, self.device)
+        return (self.stop_signal or signal.SIGTERM) if signalled else None, self.dist.any(over, self.device)
 
     def _install_signal_handlers(self) -> dict:
         """Ctrl-C/SIGTERM ask the loop to save and stop; returns the handlers to put back afterwards."""
@@ -315,16 +247,17 @@ class Trainer:
             self.stop_signal = signum
         return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def _evaluate(self, epoch: int) -> None:
+    def _evaluate(self, metrics: MetricsLog, bar, epoch: int) -> None:
+        """The quick evaluation (rank 0 only: it holds the evaluator, and no other rank waits for it)."""
         result = self.quick_eval(self.generator)
         if self.ema is not None:
             result.update({f"{k}_ema": v for k, v in self.quick_eval(self.ema).items()})
-        self.metrics.write({"step": self.progress.step, "epoch": epoch + 1, **result})
+        metrics.write({"step": self.progress.step, "epoch": epoch + 1, **result})
         self.postfix["fid"] = f"{result['fid']:.2f}"
-        self.bar.set_postfix(self.postfix)
+        bar.set_postfix(self.postfix)
         warning = self.quick_eval.collapse_warning(result)
         if warning:
-            self.bar.write(warning)
+            bar.write(warning)
 
     def _batch_indices(self, order: torch.Tensor, index: int) -> torch.Tensor:
         """This rank's slice of global batch `index` in an epoch's order (indices into the dataset)."""
@@ -344,25 +277,20 @@ class Trainer:
             update_ema(self.ema, self.generator, self.ema_decay)
         return values
 
-    def _agreed_stop(self, at_log_boundary: bool) -> int | None:
-        """The signal to stop on, once every rank knows of it (DDP ranks agree at log boundaries)."""
-        if not self.dist.enabled:
-            return self.stop_signal
-        if at_log_boundary and self.dist.any(self.stop_signal is not None, self.device):
-            return self.stop_signal or signal.SIGTERM
-        return None
+    def _diverged(self, what: str) -> UserError:
+        return UserError(f"training diverged: {what} became NaN/inf by step {self.progress.step}; "
+                         f"the last good checkpoint in {self.run_dir} was kept. Try a lower --lr")
 
-    def _flush(self, epoch: int) -> None:
+    def _flush(self, metrics: MetricsLog, bar, epoch: int) -> None:
         p = self.progress
         extra = {"lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]}
         if self.augment is not None:
-            extra["augment_p"] = round(float(self.augment.p), 6)
-        record = self.metrics.flush(p.step, epoch + 1, p.elapsed, self.cfg.batch_size, extra)
+            extra[AUGMENT_P] = round(float(self.augment.p), 6)
+        record = metrics.flush(p.step, epoch + 1, p.elapsed, self.cfg.batch_size, extra)
         if record is None:
             return
-        if not finite(record):
-            raise UserError(f"training diverged: a loss became NaN/inf by step {p.step}; "
-                            f"the last good checkpoint in {self.run_dir} was kept. Try a lower --lr")
+        if not finite_losses(record):
+            raise self._diverged("a loss")
         self.postfix.update(d_real=f"{record['d_loss_real']:.3f}", d_fake=f"{record['d_loss_fake']:.3f}",
                             g=f"{record['g_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
-        self.bar.set_postfix(self.postfix)
+        bar.set_postfix(self.postfix)

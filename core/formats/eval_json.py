@@ -1,0 +1,57 @@
+"""eval.json and quality_curve.jsonl: what `python -m evaluation.evaluate` measured.
+
+eval.json (format_version 1; files from before the key existed read the same):
+    {"format_version": 1, "run", "checkpoint", "step", "epoch", "samples", "features" (the feature space, named),
+     "note", "near_copies" (what the share means),
+     "generators": {name: {"fid", "kid", "precision", "recall", "classes_covered", "kl_uniform", ["in_classes"],
+                           "near_copy_share", "near_copy_threshold", "class_histogram": [..]}},
+     "reference": {"real_train_vs_test": {...}, "untrained_generator": {...}}}
+quality_curve.jsonl: one line per kept checkpoint, {"step", "epoch", "time", "fid", …, "fid_ema", …}.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..files import atomic_write
+from .config_json import finite
+from .json_file import read_json
+
+EVAL, CURVE = "eval.json", "quality_curve.jsonl"
+VERSION = 1
+# What the evaluation reports per generator, and which way is better.
+QUALITY_METRICS = ("fid", "kid", "precision", "recall", "classes_covered", "kl_uniform")
+MEMORISATION_METRICS = ("in_classes", "near_copy_share")  # in_classes: runs on some classes of a dataset
+REPORTED = QUALITY_METRICS + MEMORISATION_METRICS
+LOWER_IS_BETTER = {"fid": True, "kid": True, "precision": False, "recall": False, "classes_covered": False,
+                   "kl_uniform": True, "in_classes": False, "near_copy_share": True}
+TEXT_FIELDS, NUMBER_FIELDS = ("features", "note", "run", "checkpoint"), ("step", "epoch", "samples")
+
+
+def write(run_dir: Path, report: dict) -> None:
+    atomic_write(Path(run_dir) / EVAL, (json.dumps({"format_version": VERSION, **report}, indent=2) + "\n").encode())
+
+
+def read(path: Path, root: Path | None = None) -> tuple[dict | None, str | None]:
+    """The report with only well-typed rows: {"generators": {name: {metric: number}}, "reference": …, …}."""
+    report, problem = read_json(path, root)
+    if report is None:
+        return None, problem
+    sections = {}
+    for section in ("generators", "reference"):
+        rows = report.get(section, {})
+        if not isinstance(rows, dict):
+            return None, f"{path.name}: {section} is not a table"
+        sections[section] = {str(name)[:100]: {k: v for k, v in row.items() if k in REPORTED and finite(v)}
+                             for name, row in rows.items() if isinstance(row, dict)}
+    if not sections["generators"]:
+        return None, f"{path.name} has no generators section"
+    text = {k: str(report[k])[:300] for k in TEXT_FIELDS if k in report}
+    numbers = {k: report[k] for k in NUMBER_FIELDS if finite(report.get(k))}
+    return {**text, **numbers, **sections}, None
+
+
+def write_curve(run_dir: Path, lines: list[dict]) -> Path:
+    path = Path(run_dir) / CURVE
+    atomic_write(path, "".join(json.dumps(line) + "\n" for line in lines).encode())
+    return path

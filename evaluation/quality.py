@@ -1,0 +1,155 @@
+"""Scoring generated images in a classifier's feature space (used by evaluation.evaluate and during training).
+
+A `FeatureSpace` maps images in [0, 1] to features and, where it knows the data, to classes:
+the Fashion-MNIST classifier for 1x28x28 images, the CIFAR-10 classifier for 3x32x32 ones. Every
+score says which space it was measured in: these are classifier-feature distances, not Inception FID.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from core.errors import UserError
+from core.formats.config_json import DataSource
+from core.spec import ModelSpec
+
+from gan import data as datasets
+
+from . import classifier, metrics
+from gan.models import build_from_spec
+
+# Near-copy threshold: this quantile of the distances from real test images to their nearest training image.
+NEAR_COPY_QUANTILE = 0.01
+
+
+@dataclass
+class FeatureSpace:
+    """Maps images in [0, 1], (N, C, H, W), to features (N, D) and, when it can, to class predictions."""
+
+    name: str
+    features: Callable[[torch.Tensor], torch.Tensor]
+    classes: Callable[[torch.Tensor], torch.Tensor] | None = None
+    class_names: tuple[str, ...] = field(default_factory=tuple)
+
+    def class_indices(self, names: tuple[str, ...]) -> list[int]:
+        """The classifier's indices of a run's classes (all of them for a run on the whole dataset)."""
+        lookup = {c.lower(): i for i, c in enumerate(self.class_names)}
+        picked = [lookup[n.lower()] for n in names if n.lower() in lookup]
+        return picked if picked and len(picked) == len(names) else list(range(len(self.class_names)))
+
+
+def feature_space(image_shape, classifier_path=None) -> FeatureSpace:
+    kind = classifier.kind_for(image_shape)
+    if kind is None:
+        raise UserError(f"no feature classifier for {tuple(image_shape)} images: the project has one for 1x28x28 "
+                        "(Fashion-MNIST) and one for 3x32x32 (CIFAR-10) images")
+    model, record = classifier.load(classifier_path or kind.weights)
+    if record["kind"] != kind.name:
+        raise UserError(f"{classifier_path} is the {record['kind']} classifier; {tuple(image_shape)} images need the "
+                        f"{kind.name} one")
+
+    @torch.no_grad()
+    def features(x):
+        return torch.cat([model.features(chunk) for chunk in x.split(500)])
+
+    @torch.no_grad()
+    def classes(x):
+        return classifier.predict(model, (x * 255).round().to(torch.uint8))
+
+    name = f"{kind.name} classifier features (test accuracy {record['test_accuracy']:.4f})"
+    return FeatureSpace(name, features, classes, kind.class_names)
+
+
+def to_unit(images: torch.Tensor, pixel_range) -> torch.Tensor:
+    lo, hi = pixel_range
+    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0) -> torch.Tensor:
+    """`count` images in [0, 1] from seeded latents, in eval mode, batch by batch."""
+    generator.eval()
+    gen = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    out = []
+    for start in range(0, count, 500):
+        z = torch.randn(min(500, count - start), spec.latent_dim, generator=gen).to(device)
+        out.append(to_unit(generator(z), spec.pixel_range).cpu())
+    return torch.cat(out)
+
+
+def score(space: FeatureSpace, real_features: torch.Tensor, images: torch.Tensor, run_classes: tuple[str, ...] = (),
+          kid_subsets: int = 10, with_precision_recall: bool = True) -> dict:
+    """Distances to the real features; for a classifier space, how the samples spread over the run's classes."""
+    fake = space.features(images)
+    result = {"fid": metrics.frechet_distance(real_features, fake),
+              "kid": metrics.kernel_distance(real_features, fake, subsets=kid_subsets)}
+    if with_precision_recall:
+        result["precision"], result["recall"] = metrics.precision_recall(real_features, fake)
+    if space.classes is not None:
+        predicted = space.classes(images)
+        targets = space.class_indices(run_classes)
+        coverage = metrics.class_coverage(predicted, len(space.class_names), among=targets)
+        result.update(classes_covered=coverage["classes_covered"], kl_uniform=coverage["kl_uniform"],
+                      class_histogram=coverage["histogram"])
+        if len(targets) < len(space.class_names):
+            result["in_classes"] = coverage["in_classes"]
+    return result
+
+
+def references(space: FeatureSpace, test_features: torch.Tensor, real_train: torch.Tensor, spec: ModelSpec,
+               count: int) -> dict:
+    """Floor (real train vs real test) and ceiling (an untrained generator) in the same feature space."""
+    torch.manual_seed(0)
+    untrained, _ = build_from_spec(spec)
+    return {
+        "real_train_vs_test": score(space, test_features, real_train, spec.class_names),
+        "untrained_generator": score(space, test_features, generate(untrained, count, spec), spec.class_names),
+    }
+
+
+def near_copies(space: FeatureSpace, train_features: torch.Tensor, test_features: torch.Tensor,
+                images: torch.Tensor) -> dict:
+    """Does G copy its training images? The share of samples closer to a training image than real test images
+    typically are (the NEAR_COPY_QUANTILE of test-to-train nearest distances; real images: that share by
+    construction), and each sample's nearest training image and distance."""
+    test_d, _ = metrics.nearest(test_features, train_features)
+    threshold = float(torch.quantile(test_d, NEAR_COPY_QUANTILE))
+    fake_d, fake_i = metrics.nearest(space.features(images), train_features)
+    return {"near_copy_share": float((fake_d < threshold).float().mean()), "threshold": threshold,
+            "real_test_share": NEAR_COPY_QUANTILE, "distances": fake_d, "neighbours": fake_i}
+
+
+class QuickEval:
+    """The cheap in-training version: fixed real features and fixed latents, every N steps."""
+
+    def __init__(self, source: DataSource, spec: ModelSpec, samples: int):
+        self.space = feature_space(spec.image_shape)
+        real = datasets.load(source.dataset, "test", source.data_dir, source.classes, spec.image_shape)
+        order = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:samples]
+        self.real_features = self.space.features(real.images[order].float() / 255)
+        self.samples, self.spec = samples, spec
+        self.best_coverage = 0
+
+    def __call__(self, generator: nn.Module) -> dict:
+        was_training = generator.training
+        images = generate(generator, self.samples, self.spec, seed=1)
+        generator.train(was_training)
+        result = score(self.space, self.real_features, images, self.spec.class_names, kid_subsets=3,
+                       with_precision_recall=False)
+        result.pop("class_histogram", None)
+        return result
+
+    def collapse_warning(self, result: dict) -> str | None:
+        """A warning when class coverage falls two or more classes below its best so far."""
+        covered = result.get("classes_covered")
+        if covered is None:
+            return None
+        self.best_coverage = max(self.best_coverage, covered)
+        if covered <= self.best_coverage - 2:
+            return (f"warning: mode collapse? generated images now cover {covered} of {len(self.space.class_names)} "
+                    f"classes (best so far {self.best_coverage})")
+        return None

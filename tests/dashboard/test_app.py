@@ -1,0 +1,342 @@
+"""dashboard/app.py rendered by Streamlit's AppTest on run folders made without torch (tests/synthetic.py)."""
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests import synthetic
+from tests.conftest import ROOT
+
+APP = str(ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory):
+    """A runs folder with a good exported run, a second good one, and a broken one."""
+    root = tmp_path_factory.mktemp("dash")
+    synthetic.run_folder(root, "good")
+    synthetic.run_folder(root, "other", seed=1)
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model": {"preset": "dcgan", "dataset": "x"}}))
+    (broken / "generator.onnx").write_bytes(b"this is not an onnx file")
+    (broken / "metrics.jsonl").write_text('{"step": 1, "d_loss_real": 0.5}\nnot json\n')
+    os.utime(root / "good", (time.time() + 10, time.time() + 10))  # newest: selected first
+    return root
+
+
+def app(root, monkeypatch, view: str | None = None, **query) -> AppTest:
+    monkeypatch.setenv("GAN_DASHBOARD_RUNS", str(root))
+    at = AppTest.from_file(APP, default_timeout=60)
+    if view:
+        at.session_state["view"] = view
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at
+
+
+def captions(at) -> list[str]:
+    return [c for image in at.image for c in image.captions]
+
+
+def chart_frames(at):
+    return [pa.ipc.open_stream(io.BytesIO(c.proto.datasets[0].data.data)).read_all().to_pandas()
+            for c in at.get("vega_lite_chart")]
+
+
+@pytest.fixture
+def generations(monkeypatch):
+    """Counts the images ONNX Runtime is asked for, whichever cache or tab asks (caches start empty)."""
+    import streamlit as st
+
+    from inference.runtime import OnnxGenerator
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    asked = []
+    real_run = OnnxGenerator.run
+
+    def counting(self, z):
+        asked.append(len(z))
+        return real_run(self, z)
+
+    monkeypatch.setattr(OnnxGenerator, "run", counting)
+    return asked
+
+
+def test_no_runs_says_which_commands_make_one(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch).run()
+    assert not at.exception
+    assert "python -m train.dcgan" in at.info[0].value and "python -m export.to_onnx" in at.info[0].value
+
+
+def test_sample_tab_grid_seed_truncation_and_keep(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    assert not at.exception and not at.error
+    assert at.image[0].captions[0].startswith("64 images · seed 42")
+    assert "CPU" in at.sidebar.markdown[-1].value and "ms" in at.sidebar.markdown[-1].value
+    at.slider(key="count").set_value(10).run()
+    at.slider(key="truncation").set_value(0.5).run()
+    assert at.image[0].captions[0].startswith("10 images · seed 42 · truncation 0.5")
+    assert at.slider(key="count").max == 256  # bounded work per request
+    at.button[0].click().run()  # "New seed"
+    assert at.number_input(key="seed").value != 42
+    assert {"Download grid, enlarged (PNG)", "Download grid, native size (PNG)"} <= {b.label for b in at.get("download_button")}
+    at.multiselect(key="to_keep").set_value([0, 3]).run()
+    next(b for b in at.button if b.label == "Keep selected").click().run()
+    assert [k["label"].split("#")[1] for k in at.session_state["kept"]] == ["0", "3"]
+
+
+def test_only_the_open_view_generates_and_nothing_is_generated_twice(runs_root, monkeypatch, generations):
+    at = app(runs_root, monkeypatch, view="Training").run()
+    assert not at.exception and generations == [], "the Training view generates nothing"
+    at.session_state["view"] = "Sample"
+    at.run()
+    asked = sum(generations)
+    assert asked >= 64, "the Sample view generated its grid"
+    at.slider(key="truncation").set_value(0.7).run()
+    assert sum(generations) > asked
+    asked = sum(generations)
+    at.run()  # a rerun that changed nothing
+    at.slider(key="truncation").set_value(0.7).run()
+    at.session_state["view"] = "Training"
+    at.run()
+    at.session_state["view"] = "Sample"
+    at.run()  # back to a grid seen before: from the cache
+    assert sum(generations) == asked, "a view shown before, with the same inputs, is not generated again"
+
+
+def test_default_sizes_follow_the_models_measured_cost(runs_root, monkeypatch):
+    """A model that takes long per image gets a smaller default grid (the frog's page must not look hung)."""
+    import dashboard.ui as ui
+
+    monkeypatch.setattr(ui, "seconds_per_image", lambda key: 0.06)  # ~16 images per second
+    at = app(runs_root, monkeypatch).run()
+    assert at.slider(key="count").value == 16 and at.image[0].captions[0].startswith("16 images")
+
+
+def test_interpolate_tab_strip_gif_and_kept_images(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Interpolate").run()
+    at.slider(key="interp_steps").set_value(5).run()
+    assert "5 steps, spherical (slerp)" in captions(at) and "animated" in captions(at)
+    assert not any(c.endswith("-frame loop") for c in captions(at)), "the walk waits until asked for"
+    at.toggle(key="walk_on").set_value(True).run()
+    assert any(c.endswith("-frame loop") for c in captions(at))
+    at.radio(key="interp_method").set_value("linear").run()
+    assert "5 steps, linear" in captions(at)
+    at.radio(key="interp_source").set_value("two kept images").run()
+    assert any("Keep at least two" in i.value for i in at.info)
+
+
+def test_long_interpolations_wrap_into_rows(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Interpolate").run()
+    at.slider(key="interp_steps").set_value(64).run()
+    assert "64 steps, spherical (slerp), 4 rows of 16, read left to right" in captions(at)
+
+
+def test_arithmetic_tab(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Latent arithmetic").run()
+    assert "A − B + C (first), then with noise" in captions(at)
+    groups = [at.multiselect(key=f"group_{k}").value for k in "abc"]
+    assert all(groups) and not set(groups[0]) & set(groups[1])
+    at.multiselect(key="group_b").set_value([]).run()
+    assert any("group B" in w.value for w in at.warning)
+
+
+def test_class_groups_take_the_three_commonest_classes():
+    from dashboard.generate_tabs import class_groups
+
+    labels = np.array([2, 2, 5, 2, 5, 7, 7, 7, 7, 1])
+    assert class_groups(labels, tuple("abcdefghij")) == [("h", [5, 6, 7]), ("c", [0, 1, 3]), ("f", [2, 4])]
+
+
+def test_training_tab_charts_grids_and_comparison(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Training").run()
+    records = [json.loads(line) for line in (runs_root / "good" / "metrics.jsonl").read_text().splitlines()]
+    training = [r for r in records if "g_loss" in r]
+    at.slider(key="smoothing").set_value(0.0).run()
+    losses, accuracy = chart_frames(at)[:2]
+    assert set(losses["series"]) == {"D loss on real", "D loss on fake", "G loss"}
+    assert set(accuracy["series"]) == {"D accuracy on real", "D accuracy on fake"}
+    g_loss = losses[losses["series"] == "G loss"].sort_values("step")
+    assert g_loss["step"].tolist() == [r["step"] for r in training]
+    assert g_loss["value"].tolist() == pytest.approx([r["g_loss"] for r in training])
+    assert any(".png: the same 64 latent vectors" in c for c in captions(at))
+    at.radio(key="axis").set_value("epoch").run()
+    assert "epoch" in chart_frames(at)[0].columns
+    at.selectbox(key="compare").set_value("other").run()
+    compared = chart_frames(at)[-1]
+    assert "epoch" in compared.columns, "the comparison follows the x-axis choice"
+    assert set(compared["series"]) == {"good: G loss", "good: D loss on real", "other: G loss",
+                                       "other: D loss on real"}
+
+
+def test_evaluation_table_shows_every_reported_metric_with_near_copies(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Training").run()
+    table = at.dataframe[0].value
+    assert list(table.index) == ["generator", "generator_ema", "reference: real_train_vs_test"]
+    assert table.loc["generator", "FID ↓"] == 50.0 and table.loc["generator", "near copies ↓"] == 0.0005
+    assert any("lower is better" in c.value and "precision can read 1.0" in c.value for c in at.caption)
+
+
+def test_a_broken_eval_file_is_one_warning(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "other", tmp_path / "other")
+    (tmp_path / "other" / "eval.json").write_text("{broken")
+    at = app(tmp_path, monkeypatch, view="Training").run()
+    assert any("eval.json is unreadable" in w.value for w in at.warning) and not at.exception
+
+
+def test_a_long_metrics_file_is_plotted_thinned(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "other", tmp_path / "long")
+    with open(tmp_path / "long" / "metrics.jsonl", "w") as f:
+        for step in range(1, 100_001):
+            f.write(json.dumps({"step": step, "epoch": 1, "d_loss_real": 0.5, "d_loss_fake": 0.4, "d_acc_real": 0.6,
+                                "d_acc_fake": 0.7, "g_loss": 1.0}) + "\n")
+    at = app(tmp_path, monkeypatch, view="Training").run()
+    assert not at.exception
+    losses = chart_frames(at)[0]
+    assert 1000 <= len(losses[losses["series"] == "G loss"]) <= 1500
+
+
+def test_broken_run_shows_messages_and_page_keeps_working(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    at.selectbox(key="run").set_value("broken").run()
+    assert not at.exception
+    assert any("generator.onnx" in e.value for e in at.sidebar.error)
+    assert any("no usable ONNX generator" in e.value for e in at.error)
+    at.session_state["view"] = "Training"
+    at.run()
+    assert any("skipped 1 unreadable line" in w.value for w in at.warning)
+    at.session_state["view"] = "Sample"
+    at.selectbox(key="run").set_value("good").run()
+    assert not at.exception and at.image[0].captions[0].startswith("64 images")
+
+
+@pytest.mark.parametrize("name, reason", [("../dash", "not a usable run name"), ("missing", "no run folder"),
+                                          ("café", "not a usable run name")])
+def test_a_run_named_in_the_address_that_is_not_listed_says_why(runs_root, monkeypatch, name, reason):
+    at = app(runs_root, monkeypatch, run=name).run()
+    assert any(reason in e.value for e in at.sidebar.error) and not at.exception
+    assert at.selectbox(key="run").value == "good"
+
+
+def test_many_runs_get_a_filter_and_all_are_listed(runs_root, monkeypatch, tmp_path):
+    for i in range(40):
+        shutil.copytree(runs_root / "good", tmp_path / f"run-{i:02d}")
+    shutil.copytree(runs_root / "good", tmp_path / "my run")
+    at = app(tmp_path, monkeypatch).run()
+    assert len(at.selectbox(key="run").options) == 40
+    assert any("not a usable run name" in m.value for m in at.sidebar.markdown)
+    at.text_input(key="run_filter").set_value("run-3").run()
+    assert sorted(at.selectbox(key="run").options) == [f"run-3{i}" for i in range(10)] and not at.exception
+
+
+def test_the_sidebar_says_what_was_trained_beside_the_plan(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    assert any(c.value == "Trained: 40 steps (2.0 of 2 epochs)" for c in at.sidebar.caption)
+
+
+def test_dashboard_process_never_imports_torch(runs_root):
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
+            "assert not at.exception, at.exception; assert len(at.image) >= 1; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            env={"GAN_DASHBOARD_RUNS": str(runs_root), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_new_seed_logs_no_session_state_warning(runs_root, monkeypatch, caplog):
+    at = app(runs_root, monkeypatch).run()
+    next(b for b in at.button if b.label == "New seed").click().run()
+    assert at.number_input(key="seed").value != 42 and not at.exception
+    assert not [r for r in caplog.records if "Session State API" in r.getMessage()]
+
+
+def test_shipped_generators_are_listed_beside_the_users_runs(runs_root, monkeypatch, tmp_path):
+    shipped = tmp_path / "pretrained"
+    shutil.copytree(runs_root / "good", shipped / "dcgan-book")
+    monkeypatch.setenv("GAN_DASHBOARD_PRETRAINED", str(shipped))
+    at = app(runs_root, monkeypatch, run="pretrained/dcgan-book").run()
+    assert not at.exception and at.selectbox(key="run").value == "pretrained/dcgan-book"
+    assert "pretrained/dcgan-book" in at.selectbox(key="run").options and "good" in at.selectbox(key="run").options
+
+
+def test_directions_tab_combines_and_sweeps_directions(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Directions").run()
+    assert not at.exception
+    assert "seed 0, then moved along the chosen directions" in captions(at)
+    assert any(": strengths -4 … +4 left to right (" in c for c in captions(at))
+    chosen = at.multiselect(key="dir_chosen").value
+    assert chosen == ["towards Sneaker", "sefa 1"]
+    at.slider(key=f"dir_s_{chosen[0]}").set_value(2.0).run()
+    at.button(key="dir_keep").click().run()
+    assert at.session_state["kept"][-1]["label"] == "seed 0 moved" and not at.exception
+
+
+def test_a_stale_explore_file_is_refused(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "good", tmp_path / "stale")
+    npz = tmp_path / "stale" / "generator.explore.npz"
+    npz.write_bytes(npz.read_bytes() + b"\0")  # any change: the model's recorded checksum no longer fits
+    at = app(tmp_path, monkeypatch, view="Directions").run()
+    assert not at.exception
+    assert any("does not belong to generator.onnx" in i.value for i in at.info)
+
+
+def test_project_tab_finds_a_latent_for_a_test_image_and_keeps_it(runs_root, monkeypatch):
+    import dashboard.explore_tabs as tabs
+
+    monkeypatch.setattr(tabs, "PROJECT_SECONDS", 0.3)
+    at = app(runs_root, monkeypatch, view="Project").run()
+    at.radio(key="proj_src").set_value("a test image of this run's data").run()
+    at.number_input(key="proj_index").set_value(3).run()
+    at.button(key="proj_go").click().run()
+    assert not at.exception
+    assert any(m.value.startswith("Distance **") for m in at.markdown)
+    assert "test image 3 (left) and G's nearest image (right)" in captions(at)
+    at.button(key="proj_keep").click().run()
+    assert at.session_state["kept"][-1]["label"] == "projected test image 3"
+
+
+def test_memorisation_tab_pairs_samples_with_nearest_training_images(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "good", tmp_path / "mem")
+    images = np.zeros((4, 28, 28, 1), np.uint8)  # as evaluation wrote it before nearest.npz had a version
+    np.savez(tmp_path / "mem" / "nearest.npz", **{"generator/samples": images, "generator/neighbours": images,
+                                                  "generator/distances": np.array([0.1, 2.0, 3.0, 0.2], np.float32),
+                                                  "generator/threshold": np.array(0.5)})
+    at = app(tmp_path, monkeypatch, view="Memorisation").run()
+    assert not at.exception
+    assert any("counts as a near-copy: 2 of 4 here" in c.value for c in at.caption)
+    (tmp_path / "mem" / "nearest.npz").write_bytes(b"PK broken")
+    at.run()
+    assert not at.exception and any("nearest.npz: is not an npz archive" in w.value for w in at.warning)
+
+
+def test_modern_run_shows_its_augmentation_probability_and_hinge_loss(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "good", tmp_path / "modern")
+    config_path = tmp_path / "modern" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["train"].update(recipe="modern", loss="hinge")
+    config_path.write_text(json.dumps(config))
+    metrics = tmp_path / "modern" / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines() if "g_loss" in line]
+    for i, record in enumerate(records):
+        record["augment_p"] = 0.1 * i
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    at = app(tmp_path, monkeypatch, view="Training").run()
+    at.slider(key="smoothing").set_value(0.0).run()
+    assert not at.exception
+    assert any("modern recipe" in c.value for c in at.sidebar.caption)
+    probability = next(f for f in chart_frames(at) if set(f["series"]) == {"augmentation probability p"})
+    assert probability.sort_values("step")["value"].tolist() == pytest.approx([0.1 * i for i in range(len(records))])
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert "hinge loss" in json.dumps(specs[0]) and "binary cross-entropy" not in json.dumps(specs[0])

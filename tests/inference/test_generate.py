@@ -1,0 +1,85 @@
+"""python -m inference.generate: PNGs per seed and a grid, interpolations (seeds or projected images), sweeps."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.images import png_bytes
+from inference.generate import main as generate_main
+from tests import synthetic
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return synthetic.run_folder(tmp_path_factory.mktemp("runs"))
+
+
+def test_seeds_write_one_png_each_and_a_grid_reproducibly(exported, tmp_path):
+    assert generate_main([str(exported), "--seeds", "0-3,9", "--out", str(tmp_path / "a")]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0003.png", "seed0009.png"]
+    assert generate_main([str(exported / "generator.onnx"), "--seeds", "9", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a" / "seed0009.png").read_bytes() == (tmp_path / "b" / "seed0009.png").read_bytes()
+    with Image.open(tmp_path / "a" / "seed0000.png") as img:
+        assert img.size == (28, 28)
+
+
+def test_interpolation_between_a_seed_and_a_projected_image(exported, tmp_path, capsys):
+    picture = np.zeros((28, 28, 1), np.uint8)
+    picture[8:20, 8:20] = 255
+    (tmp_path / "square.png").write_bytes(png_bytes(picture))
+    assert generate_main([str(exported), "--interpolate", f"5,{tmp_path / 'square.png'}", "--frames", "6",
+                          "--project-seconds", "0.5", "--out", str(tmp_path / "o")]) == 0
+    assert "projected square.png" in capsys.readouterr().out
+    with Image.open(tmp_path / "o" / "interpolate_seed5_square.gif") as gif:
+        assert gif.n_frames == 6
+
+
+def test_mp4_and_a_direction_sweep(exported, tmp_path):
+    assert generate_main([str(exported), "--interpolate", "1,2", "--frames", "8", "--format", "mp4",
+                          "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "interpolate_seed1_seed2.mp4").read_bytes()[4:8] == b"ftyp"
+    assert generate_main([str(exported), "--direction", "sefa 1", "--seeds", "0-2", "--strengths=-2:2:5",
+                          "--out", str(tmp_path)]) == 0
+    with Image.open(tmp_path / "direction_sefa-1.png") as sweep:
+        assert sweep.size[0] > sweep.size[1]  # 5 strengths across, 3 seeds down
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "5-1"], "runs backwards"), (["--seeds", "x"], "expected seeds like"),
+    (["--seeds", "0-5000"], "at most 1024 seeds"), (["--strengths", "1:2:99", "--direction", "sefa 1"], "2-64 steps"),
+    (["--seeds", "1"], "--out DIR is needed"), ([], "nothing to do"),
+    (["--direction", "towards Nowhere", "--out", "{tmp}"], "no direction named"),
+    (["--interpolate", "1", "--out", "{tmp}"], "two endpoints"),
+    (["--interpolate", "1,missing.png", "--out", "{tmp}"], "neither a seed nor an image file"),
+    (["--truncation", "0", "--seeds", "1", "--out", "{tmp}"], "must be in (0, 4.0]"),
+])
+def test_bad_input_is_one_line(exported, tmp_path, capsys, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    try:
+        code = generate_main([str(exported), *args])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as done:
+        generate_main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "examples:" in out and "--interpolate" in out
+
+
+def test_a_run_with_only_its_ema_exported_just_works(tmp_path, capsys):
+    run = synthetic.run_folder(tmp_path)
+    (run / "generator.onnx").unlink()
+    assert generate_main([str(run), "--seeds", "0", "--out", str(tmp_path / "o")]) == 0
+    assert "using generator_ema.onnx, the EMA of G" in capsys.readouterr().out
+
+
+def test_a_trained_run_not_yet_exported_says_to_export_it(tmp_path, capsys):
+    run = synthetic.run_folder(tmp_path, ema=False)
+    (run / "generator.onnx").unlink()
+    (run / "last.pt").write_bytes(b"a checkpoint")
+    assert generate_main([str(run), "--seeds", "0", "--out", str(tmp_path / "o")]) == 2
+    assert f"is trained but not exported yet: run python -m export.to_onnx {run}" in capsys.readouterr().err
