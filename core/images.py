@@ -11,11 +11,12 @@ import math
 import warnings
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
 # Decoding cap for images read from run folders and uploads: 64 Mpx is far beyond any grid we
 # write (a 256-image 32x32 grid is 0.3 Mpx) and well below a decompression bomb's gigabytes.
 MAX_DECODED_PIXELS = 64_000_000
+READ_FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
 
 
 class BadImage(Exception):
@@ -103,8 +104,10 @@ def decode(data: bytes, mode: str = "RGB", max_pixels: int = MAX_DECODED_PIXELS)
                 array = np.asarray(img.convert(mode))
     except BadImage:
         raise
+    except UnidentifiedImageError:
+        raise BadImage(f"is not an image file of a format that is read here ({READ_FORMATS})") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
             MemoryError) as exc:
-        raise BadImage(f"not a readable image ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") \
+        raise BadImage(f"is not a readable image ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") \
             from None
     return array.reshape(array.shape[0], array.shape[1], -1)

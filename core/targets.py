@@ -100,3 +100,16 @@ def exported_model(run: Path, onnx_name: str = "generator.onnx") -> Path | None:
         if (run / f"{base}{variant}{ema}.onnx").is_file():
             return run / f"{base}{variant}{ema}.onnx"
     return None
+
+
+def best_exported(run: Path) -> Path | None:
+    """The run's exported generator with the lowest FID in its eval.json (the EMA of G where unmeasured, being
+    the smoother one), or None: what a page or the dashboard shows first."""
+    from .formats import eval_json
+
+    found = exported_generators(run)
+    if not found:
+        return None
+    report, _ = eval_json.read(run / eval_json.EVAL, run)
+    fid = {kind: row["fid"] for kind, row in (report or {}).get("generators", {}).items() if "fid" in row}
+    return found[min(found, key=lambda kind: (fid.get(kind, float("inf")), kind != "generator_ema"))]

@@ -17,16 +17,19 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only dashboard/ on the path
 
-from core.runs import Run, discover, why_not_listed  # noqa: E402
+from core.runs import Listing, Run, discover, why_not_listed  # noqa: E402
 from dashboard.explore_tabs import directions_tab, memorisation_tab, project_tab  # noqa: E402
 from dashboard.generate_tabs import arithmetic_tab, interpolate_tab, sample_tab  # noqa: E402
 from dashboard.training_tab import training_tab  # noqa: E402
 from dashboard.ui import GenerationFailed, ModelKey, load_generator  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from inference import model_card, web  # noqa: E402
 from inference.runtime import RuntimeErrorForUser  # noqa: E402
 
 WEIGHT_LABELS = {"generator": "raw G", "generator_ema": "EMA of G"}
 VIEWS = ["Sample", "Interpolate", "Latent arithmetic", "Directions", "Project", "Training", "Memorisation"]
 FILTER_FROM = 30  # runs: above this, a filter box above the list
+LISTING_SECONDS = 5.0
 # The generators the project ships; $GAN_DASHBOARD_PRETRAINED names another folder, or "" to list none.
 _SHIPPED = os.environ.get("GAN_DASHBOARD_PRETRAINED", str(Path(__file__).resolve().parent.parent / "pretrained"))
 PRETRAINED = Path(_SHIPPED) if _SHIPPED else None
@@ -40,13 +43,24 @@ def runs_root() -> Path:
     return Path(args.runs or os.environ.get("GAN_DASHBOARD_RUNS") or "checkpoints")
 
 
+@st.cache_resource(ttl=LISTING_SECONDS, max_entries=4, show_spinner=False)
+def listing(root: str, mtime: float) -> Listing:
+    """The run folders under root, read again when a run is added or removed (root's mtime) and at least every
+    LISTING_SECONDS (a run's own files change): with thousands of runs, a rerun must not reread them all."""
+    return discover(root)
+
+
+def listed(root: Path) -> Listing:
+    return listing(str(root), root.stat().st_mtime if root.is_dir() else 0.0)
+
+
 def all_runs() -> tuple[list[tuple[str, Run]], dict[str, str]]:
     """(key, run) for the user's runs, then the generators shipped in pretrained/ (keys "pretrained/<name>"),
     and the folders skipped with why."""
-    mine = discover(runs_root())
+    mine = listed(runs_root())
     runs, skipped = [(run.name, run) for run in mine.runs], dict(mine.skipped)
     if PRETRAINED is not None and PRETRAINED.is_dir() and PRETRAINED.resolve() != runs_root().resolve():
-        shipped = discover(PRETRAINED)
+        shipped = listed(PRETRAINED)
         runs += [(f"pretrained/{run.name}", run) for run in shipped.runs]
         skipped.update({f"pretrained/{k}": v for k, v in shipped.skipped.items()})
     return runs, skipped
@@ -111,7 +125,23 @@ def pick_model(run: Run) -> ModelKey | None:
                            f"generating with {gen.provider.replace('ExecutionProvider', '')} instead.")
     with st.sidebar.expander("Model metadata"):
         st.json(typed(gen.info.metadata))
+    share(run)
     return key
+
+
+def share(run: Run) -> None:
+    """The run as a page anyone can open (python -m inference.web) and its model card, made when clicked."""
+    with st.sidebar.expander("Share this generator"):
+        try:
+            web.ort_files()
+        except UserError as exc:
+            st.caption(f"The web page: {exc}")
+        else:
+            st.download_button("Web page (zip of a static site)", lambda: web.zipped(web.site_files(run.path), run.name),
+                               f"{run.name}-web.zip", "application/zip", key="dl_site", on_click="ignore")
+        st.download_button("Model card (README.md)", lambda: model_card.card(run.path).encode(), f"{run.name}-README.md",
+                           "text/markdown", key="dl_card", on_click="ignore")
+        st.caption("Unzip the site and serve it: python -m http.server --directory FOLDER 8000")
 
 
 def main() -> None:

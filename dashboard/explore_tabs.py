@@ -101,7 +101,7 @@ def project_tab(key: ModelKey) -> None:
             try:
                 target, name = read_target(upload.getvalue(), gen), upload.name
             except BadImage as exc:
-                st.error(f"{upload.name}: {exc} (PNG, JPEG, and the other formats Pillow reads)")
+                st.error(f"{upload.name} {exc}")
         if problem and not len(tests):
             st.caption(problem)
     else:

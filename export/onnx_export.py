@@ -19,6 +19,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.spec import ModelSpec
+from gan.models import evaluating
 
 from .fold import fold_affine_prefix
 from inference.runtime import latents
@@ -91,17 +92,6 @@ class ExportOptions:
     uint8_output: bool = False
     subpixel: bool = True  # transposed convolutions as Conv + DepthToSpace (export/subpixel.py)
     fold: bool = True  # leading affine layers as one matrix (export/fold.py)
-
-
-@contextlib.contextmanager
-def evaluating(module: nn.Module):
-    """The module in eval mode for the block, then back in the mode it was found in."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
 
 
 def export_generator(generator: nn.Module, spec: ModelSpec, metadata: dict, options: ExportOptions) -> bytes:

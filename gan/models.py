@@ -8,6 +8,8 @@ gives the Keras output sizes.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -145,6 +147,17 @@ def add_spectral_norm(discriminator: nn.Module) -> nn.Module:
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             nn.utils.parametrizations.spectral_norm(module)
     return discriminator
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module):
+    """The module in eval mode for the block, then back in the mode it was found in."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def check_image_batch(x: torch.Tensor, image_shape: tuple[int, int, int], what: str) -> None:

@@ -122,7 +122,7 @@ def endpoint(text: str, gen: OnnxGenerator, seconds: float) -> tuple[np.ndarray,
     try:
         target = read_target(path.read_bytes(), gen)
     except BadImage as exc:
-        raise UserError(f"{path}: {exc}") from None
+        raise UserError(f"{path} {exc}") from None
     found = project(gen, target, seconds=seconds)
     print(f"projected {path.name}: mean squared pixel distance {found.distance:.4f} ({found.evaluations} images tried "
           f"in {found.seconds:.1f} s)")

@@ -45,7 +45,7 @@ def _policy(text: str) -> str:
 # Fields a resumed run may change (they set how long, how often and how fast, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "minutes", "sample_every", "checkpoint_every", "keep_checkpoints",
                    "log_every", "device", "data_dir", "eval_every", "eval_samples", "cuda_graphs",
-                   "precision", "channels_last")
+                   "precision", "channels_last", "collective_timeout")
 
 
 def _bounded(kind: type, ok: Callable, rule: str) -> Callable[[str], object]:
@@ -144,6 +144,9 @@ class TrainConfig:
                                  "(book: 0, modern: 0)", _bounded(float, lambda v: 0 <= v <= 1, "in [0, 1]"))
     ada_target: float | None = _f(None, "adapt the augmentation probability to keep E[sign D(real)] at this value "
                                   "(0 = fixed probability; book: 0, modern: 0.6)", FRACTION)
+    collective_timeout: float = _f(600.0, "under torchrun: seconds a process waits for the others at a collective "
+                                   "(rank 0's evaluations and checkpoints included) before it says which stopped "
+                                   "answering and exits, keeping the last checkpoint", POSITIVE_FLOAT)
     ada_kimg: float = _f(20.0, "thousands of real images over which the adaptive probability can move from 0 to 1",
                          POSITIVE_FLOAT)
 

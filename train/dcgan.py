@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     resume = run_folder.find_resume(args.resume, given) if args.resume else None
     quick_look = not resume and cfg.is_quick_look
     cfg = resume.cfg if resume else cfg.resolved()
-    dist = Dist.from_env(cfg.device)
+    dist = Dist.from_env(cfg.device, cfg.collective_timeout)
     lock = None
     try:
         device = pick_device(dist.device(cfg.device))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import NoReturn
 
 import torch
@@ -36,8 +37,11 @@ class Dist:
     def main(self) -> bool:
         return self.rank == 0
 
+    timeout: float = 0.0  # seconds a collective waits for the other processes
+    broken: bool = False  # a peer stopped answering: the group can no longer be closed politely
+
     @classmethod
-    def from_env(cls, device_name: str = "auto") -> "Dist":
+    def from_env(cls, device_name: str = "auto", timeout: float = 600.0) -> "Dist":
         world = _world_size()
         if world <= 1:
             return cls()
@@ -46,8 +50,24 @@ class Dist:
         if use_cuda:
             torch.cuda.set_device(local_rank)
         if not torch_dist.is_initialized():
-            torch_dist.init_process_group("nccl" if use_cuda else "gloo")
-        return cls(torch_dist.get_rank(), torch_dist.get_world_size(), local_rank)
+            torch_dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(seconds=timeout))
+        return cls(torch_dist.get_rank(), torch_dist.get_world_size(), local_rank, timeout)
+
+    def stopped_answering(self, error: Exception, step: int, run_dir) -> UserError:
+        """The one-line error for a collective that timed out or lost its peer (a stopped or vanished rank)."""
+        self.broken = True
+        who = f"process {1 - self.rank}" if self.world == 2 else "another process"
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        return UserError(f"process {self.rank}: {who} of {self.world} stopped answering at step {step} (waited up "
+                         f"to {self.timeout:g} s: {reason}); the last checkpoint in {run_dir} is kept: continue with "
+                         f"--resume {run_dir} (--collective-timeout sets the wait)")
+
+    @staticmethod
+    def is_lost_peer(error: Exception) -> bool:
+        """Whether a collective failed because a peer stopped or vanished (gloo/NCCL say it in many ways)."""
+        text = str(error).lower()
+        return isinstance(error, RuntimeError) and any(w in text for w in (
+            "timed out", "timeout", "connection reset", "connection closed", "broken pipe", "peer"))
 
     def device(self, name: str) -> str:
         """Under torchrun each rank uses its own GPU."""
@@ -74,7 +94,7 @@ class Dist:
         return bool(self.sum_(torch.tensor([float(flag)], device=device)).item() > 0)
 
     def close(self) -> None:
-        if self.enabled and torch_dist.is_initialized():
+        if self.enabled and torch_dist.is_initialized() and not self.broken:
             torch_dist.destroy_process_group()
 
 

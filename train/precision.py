@@ -8,6 +8,7 @@ bf16 only where it wins clearly; CPUs without any native bf16 skip the measureme
 """
 from __future__ import annotations
 
+import functools
 import time
 
 import torch
@@ -34,8 +35,10 @@ def _seconds(generator: torch.nn.Module, z: torch.Tensor, bf16: bool, least: flo
     return min(times[1:])
 
 
+@functools.cache
 def bf16_speedup(spec: ModelSpec, batch: int) -> float:
-    """fp32 time / bf16 time for the generator of `spec` at `batch` on this CPU (>1: bf16 is faster)."""
+    """fp32 time / bf16 time for the generator of `spec` at `batch` on this CPU (>1: bf16 is faster); measured
+    once per process."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
         generator = build_from_spec(spec)[0].train()

@@ -25,7 +25,7 @@ from core.runs import LAST, SAMPLES, grid_name, periodic_checkpoint
 from core.spec import PRESETS, ModelSpec
 from evaluation.quality import QuickEval
 from gan import checkpoint, data as datasets
-from gan.models import add_spectral_norm, build_from_spec, check_image_batch
+from gan.models import add_spectral_norm, build_from_spec, check_image_batch, evaluating
 
 from . import reports
 from .augment import Augment
@@ -160,10 +160,8 @@ class Trainer:
             return
         models = [("", self.generator)] + ([("ema_", self.ema)] if self.ema is not None else [])
         for prefix, model in models:
-            was_training = model.training
-            model.eval()
-            images = model(self.sample_z).float().cpu().numpy()
-            model.train(was_training)
+            with evaluating(model):
+                images = model(self.sample_z).float().cpu().numpy()
             atomic_write(self.run_dir / SAMPLES / grid_name(prefix=prefix, **when),
                          png_bytes(grid(to_uint8(images, self.spec.pixel_range), ncols=8)))
 
@@ -221,6 +219,10 @@ class Trainer:
                 if not said_pace and pace.measured_for >= ESTIMATE_AFTER_S and self.dist.main:
                     said_pace = True
                     bar.write(reports.pace_line(self, pace))
+        except RuntimeError as exc:
+            if self.dist.enabled and Dist.is_lost_peer(exc):
+                raise self.dist.stopped_answering(exc, p.step, self.run_dir) from None
+            raise
         finally:
             bar.close()
             metrics.close()

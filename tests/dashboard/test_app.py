@@ -340,3 +340,14 @@ def test_modern_run_shows_its_augmentation_probability_and_hinge_loss(runs_root,
     assert probability.sort_values("step")["value"].tolist() == pytest.approx([0.1 * i for i in range(len(records))])
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert "hinge loss" in json.dumps(specs[0]) and "binary cross-entropy" not in json.dumps(specs[0])
+
+
+def test_the_sidebar_offers_the_web_page_and_the_model_card(runs_root, monkeypatch):
+    from inference import web
+
+    at = app(runs_root, monkeypatch).run()
+    labels = {b.label for b in at.get("download_button")}
+    assert "Model card (README.md)" in labels
+    installed = all((web.ORT_DIST / name).is_file() for name in web.ORT_FILES)
+    assert ("Web page (zip of a static site)" in labels) == installed
+    assert installed or any("npm ci --prefix inference/web" in c.value for c in at.sidebar.caption)

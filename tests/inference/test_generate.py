@@ -83,3 +83,11 @@ def test_a_trained_run_not_yet_exported_says_to_export_it(tmp_path, capsys):
     (run / "last.pt").write_bytes(b"a checkpoint")
     assert generate_main([str(run), "--seeds", "0", "--out", str(tmp_path / "o")]) == 2
     assert f"is trained but not exported yet: run python -m export.to_onnx {run}" in capsys.readouterr().err
+
+
+def test_an_unreadable_image_endpoint_names_the_file_and_the_formats(exported, tmp_path, capsys):
+    (tmp_path / "notes.png").write_text("not a picture")
+    assert generate_main([str(exported), "--interpolate", f"1,{tmp_path / 'notes.png'}", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'notes.png'} is not an image file of a format that is read here (PNG, JPEG" in err
+    assert "BytesIO" not in err
