@@ -8,7 +8,6 @@ from PIL import Image
 from torch import nn
 
 from benchmarks import inference, projection, results_report, time_to_quality, train_speed
-from core.machine import Cpu
 from core.spec import PRESETS
 from gan.dropout import Dropout
 from gan.models import build
@@ -59,10 +58,10 @@ def test_time_to_quality_says_when_a_target_is_not_reached(fashion_dir, capsys):
     assert row.split("|")[1].strip() == "no" and "best FID" in row and "torch threads" in out
 
 
-def test_fastest_setting_uses_bf16_only_on_cpus_with_native_bf16(monkeypatch):
+def test_fastest_setting_uses_bf16_only_where_it_is_measured_faster(monkeypatch):
     preset = PRESETS["dcgan"]
-    for flags, expected in [({"avx512f", "avx512_bf16"}, ("bf16", False)), ({"avx2"}, ("fp32", True))]:
-        monkeypatch.setattr(time_to_quality, "cpu", lambda flags=flags: Cpu("test CPU", 2, frozenset(flags)))
+    for choice, expected in [("bf16", ("bf16", False)), ("fp32", ("fp32", True))]:
+        monkeypatch.setattr(time_to_quality, "auto", lambda device, spec, batch, c=choice: (c, "measured"))
         opts = time_to_quality.fastest_options(preset)
         assert (opts.precision, opts.channels_last) == expected
 

@@ -1,0 +1,155 @@
+"""How fast the dashboard answers, measured in real Chromium against `streamlit run` on localhost.
+
+    python -m benchmarks.dashboard_latency [--runs pretrained] [--run dcgan-book-50ep] [--clicks 20]
+
+For one run it measures: the time from the server's start to the first generated image on the page
+(page ready); the median over `--clicks` clicks on "New seed" of the time until the new grid is
+shown; the time to switch to another view and back; and the time the Training view takes to render
+a metrics.jsonl of 100,000 lines (a copy of the run with that file). Needs Chromium and Playwright
+(`apt-get install chromium`; playwright is in requirements-dev.txt). Prints the CPU with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from core.machine import cpu
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+IMAGE = '[data-testid="stImage"] img'
+
+
+def serve(root: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+                               "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false", "--", "--runs", str(root)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**__import__("os").environ, "GAN_DASHBOARD_PRETRAINED": ""})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return server, url
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("streamlit did not start within a minute")
+
+
+def idle(page) -> None:
+    page.wait_for_timeout(50)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=120_000)
+
+
+def first_image_src(page) -> str:
+    return page.locator(IMAGE).first.get_attribute("src") or ""
+
+
+def measure(root: Path, run: str, clicks: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    started = time.perf_counter()
+    server, url = serve(root)
+    figures = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
+            page.wait_for_selector(IMAGE, timeout=300_000)
+            figures["page ready after the server started (s)"] = time.perf_counter() - started
+            idle(page)
+            times = []
+            for _ in range(clicks):
+                before = first_image_src(page)
+                t = time.perf_counter()
+                page.get_by_role("button", name="New seed").click()
+                page.wait_for_function(f"document.querySelector('{IMAGE}') && "
+                                       f"document.querySelector('{IMAGE}').src !== {json.dumps(before)}",
+                                       timeout=300_000)
+                times.append(time.perf_counter() - t)
+                idle(page)
+            figures[f"new seed to new grid, median of {clicks} (ms)"] = statistics.median(times) * 1000
+            t = time.perf_counter()
+            page.get_by_role("tab", name="Training").click()
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=300_000)
+            idle(page)
+            page.get_by_role("tab", name="Sample").click()
+            page.locator(IMAGE).first.wait_for(timeout=300_000)
+            idle(page)
+            figures["to Training and back to Sample (ms)"] = (time.perf_counter() - t) * 1000
+            browser.close()
+    finally:
+        server.kill()
+        server.wait()
+    return figures
+
+
+def long_metrics_copy(root: Path, run: str, folder: Path) -> Path:
+    """A copy of the run whose metrics.jsonl has 100,000 training records."""
+    copy = folder / run
+    shutil.copytree(root / run, copy)
+    with open(copy / "metrics.jsonl", "w") as f:
+        for step in range(1, 100_001):
+            f.write(json.dumps({"step": step, "epoch": 1 + step // 1875, "d_loss_real": 0.5, "d_loss_fake": 0.4,
+                                "d_acc_real": 0.6, "d_acc_fake": 0.7, "g_loss": 1.0 + (step % 97) / 97}) + "\n")
+    return copy
+
+
+def training_view(root: Path, run: str) -> float:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    server, url = serve(root)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
+            page.wait_for_selector(IMAGE, timeout=300_000)
+            idle(page)
+            t = time.perf_counter()
+            page.get_by_role("tab", name="Training").click()
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=300_000)
+            idle(page)
+            seconds = time.perf_counter() - t
+            browser.close()
+            return seconds
+    finally:
+        server.kill()
+        server.wait()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dashboard_latency", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default=str(ROOT / "pretrained"))
+    parser.add_argument("--run", default="dcgan-book-50ep")
+    parser.add_argument("--clicks", type=int, default=20)
+    args = parser.parse_args(argv)
+    root = Path(args.runs)
+    print(f"machine: {cpu().describe()}; run {args.run}", flush=True)
+    for name, value in measure(root, args.run, args.clicks).items():
+        print(f"  {name:48} {value:10.2f}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        long_metrics_copy(root, args.run, Path(folder))
+        print(f"  {'Training view, 100,000 metric lines (s)':48} {training_view(Path(folder), args.run):10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
