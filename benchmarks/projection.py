@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.errors import ArgumentParser, UserError, cli_entry
 from core.machine import cpu
-from inference.latent_space import best_random, load_explore, project, to_target
+from inference.latent_space import PROJECT_SECONDS, best_random, load_explore, project, to_target
 from inference.runtime import OnnxGenerator
 
 
@@ -23,9 +23,11 @@ def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an exported generator (.onnx) with its explore data beside it")
     parser.add_argument("--images", type=int, default=8, help="test images to project (default 8)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="time budget per projection (default 3, the "
-                                                                  "dashboard's)")
+    parser.add_argument("--seconds", type=float, default=PROJECT_SECONDS, help="time budget per projection "
+                        f"(default {PROJECT_SECONDS:g}, the dashboard's)")
     parser.add_argument("--random", type=int, default=10_000, help="random samples to beat (default 10,000)")
+    parser.add_argument("--no-encoder", action="store_true", help="start from random latents only, as projection "
+                                                                   "does with explore data of version 1 or 2")
     args = parser.parse_args(argv)
     if args.images < 1 or args.seconds <= 0 or args.random < 1:
         raise UserError("--images, --seconds and --random must be positive")
@@ -38,7 +40,7 @@ def main(argv=None) -> int:
     ratios, times = [], []
     for i, image in enumerate(data.test_images[:args.images]):
         target = to_target(image, gen)
-        found = project(gen, target, seconds=args.seconds, seed=i)
+        found = project(gen, target, seconds=args.seconds, seed=i, explore=None if args.no_encoder else data)
         random_best = best_random(gen, target, args.random)
         ratios.append(random_best / max(found.distance, 1e-12))
         times.append(found.seconds)

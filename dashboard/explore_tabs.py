@@ -13,13 +13,12 @@ from core.formats.nearest_npz import NEAREST
 from core.formats.npz import BadNpz
 from core.images import BadImage, grid, numbered_grid
 from core.runs import Run
-from inference.latent_space import load_explore, project, read_target, to_target
+from inference.latent_space import PROJECT_SECONDS, load_explore, project, read_target, to_target
 from inference.runtime import OnnxGenerator, RuntimeErrorForUser
 
 from .ui import ModelKey, affordable, generate, load_generator, show
 
 STRENGTHS = np.linspace(-4, 4, 9, dtype=np.float32)
-PROJECT_SECONDS = 3.0
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -113,7 +112,7 @@ def project_tab(key: ModelKey) -> None:
     if st.button("Project", type="primary", key="proj_go"):
         with st.spinner(f"Searching for {PROJECT_SECONDS:g} s…"):
             try:
-                found = project(gen, target, seconds=PROJECT_SECONDS)
+                found = project(gen, target, seconds=PROJECT_SECONDS, explore=data)
             except (RuntimeErrorForUser, ValueError, MemoryError) as exc:
                 st.error(f"Could not project: {exc}")
                 return

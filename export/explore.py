@@ -29,6 +29,7 @@ from torch import nn
 
 from core.formats.explore_npz import ExploreData
 from core.spec import ModelSpec
+from inference.latent_space import fit_encoder
 from evaluation.quality import to_unit
 
 from .fold import AFFINE, fold_affine_prefix
@@ -115,6 +116,14 @@ def measure(generator: nn.Module, spec: ModelSpec, vectors: torch.Tensor, labell
     return results
 
 
+@torch.no_grad()
+def encoder(generator: nn.Module, spec: ModelSpec, count: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The projection's starting guess (inference/latent_space.fit_encoder) fitted on `count` of G's images."""
+    z = torch.randn(count, spec.latent_dim, generator=torch.Generator().manual_seed(seed))
+    images = generate_unit(generator, z, spec).permute(0, 2, 3, 1).reshape(count, -1)
+    return fit_encoder(images.double().numpy(), z.double().numpy())
+
+
 def describe(effect: dict) -> str:
     """'Sneaker +41%, Sandal −23% · pixels 0.12': the effect of moving from − to + along a direction."""
     shift = effect.get("class_shift", {})
@@ -180,4 +189,4 @@ def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = N
     real = test_images if test_images is not None else np.zeros((0, spec.image_shape[1], spec.image_shape[2],
                                                                      spec.image_shape[0]), np.uint8)
     return ExploreData(vectors.numpy().astype(np.float32), labels, kinds, [describe(e) for e in effects],
-                       real.astype(np.uint8))
+                       real.astype(np.uint8), *encoder(generator, spec, count=int(min(4096, max(64, budget)))))

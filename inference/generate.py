@@ -18,7 +18,7 @@ from core.files import atomic_write
 from core.images import BadImage, gif_bytes, grid, png_bytes, upscale
 from core.targets import locate
 
-from .latent_space import load_explore, project, read_target
+from .latent_space import PROJECT_SECONDS, load_explore, project, read_target
 from .runtime import OnnxGenerator, RuntimeErrorForUser
 
 EXAMPLES = """examples:
@@ -95,8 +95,8 @@ def parse_args(argv):
     parser.add_argument("--strengths", type=parse_strengths, default=parse_strengths("-3:3:7"),
                         help="from:to:count or a list; write --strengths=-3:3:7 (with =) when it starts with a minus (default -3:3:7)")
     parser.add_argument("--list-directions", action="store_true", help="print the stored directions and their effects")
-    parser.add_argument("--project-seconds", type=positive(float, 120.0), default=3.0,
-                        help="time to spend projecting each image endpoint (default 3)")
+    parser.add_argument("--project-seconds", type=positive(float, 120.0), default=PROJECT_SECONDS,
+                        help=f"time to spend projecting each image endpoint (default {PROJECT_SECONDS:g})")
     return parser.parse_args(argv)
 
 
@@ -123,7 +123,7 @@ def endpoint(text: str, gen: OnnxGenerator, seconds: float) -> tuple[np.ndarray,
         target = read_target(path.read_bytes(), gen)
     except BadImage as exc:
         raise UserError(f"{path} {exc}") from None
-    found = project(gen, target, seconds=seconds)
+    found = project(gen, target, seconds=seconds, explore=load_explore(gen)[0])
     print(f"projected {path.name}: mean squared pixel distance {found.distance:.4f} ({found.evaluations} images tried "
           f"in {found.seconds:.1f} s)")
     return found.z, path.stem

@@ -24,7 +24,9 @@ from core.formats.explore_npz import DIGEST_KEY, EXPLORE_KEY, MAX_BYTES, Explore
 from core.formats.npz import BadNpz
 from core.images import BadImage, decode
 
-from .runtime import OnnxGenerator
+from .runtime import OnnxGenerator, RuntimeErrorForUser
+
+PROJECT_SECONDS = 1.0  # the dashboard's and inference.generate's default search time
 
 
 def load_explore(gen: OnnxGenerator, root: str | Path | None = None) -> tuple[ExploreData | None, str | None]:
@@ -45,6 +47,21 @@ def load_explore(gen: OnnxGenerator, root: str | Path | None = None) -> tuple[Ex
         return parse(raw, gen.info.latent_dim, gen.info.spec.image_shape), None
     except BadNpz as exc:
         return None, f"{path.name} {exc}"
+
+
+def fit_encoder(images: np.ndarray, z: np.ndarray, ridge: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+    """A ridge regression from images (N, H*W*C: HWC order, 0-1) back to their latents z (N, latent): where a
+    projection starts. Solved in float64 in the primal or the dual form, whichever system is smaller; the
+    penalty is `ridge` times the images' mean squared norm, so it scales with the data."""
+    x, z = images.astype(np.float64), z.astype(np.float64)
+    x_mean, z_mean = x.mean(0), z.mean(0)
+    xc, zc = x - x_mean, z - z_mean
+    penalty = ridge * float((xc ** 2).sum()) / len(x)
+    if len(x) >= x.shape[1]:
+        weight = np.linalg.solve(xc.T @ xc + penalty * np.eye(x.shape[1]), xc.T @ zc)
+    else:
+        weight = xc.T @ np.linalg.solve(xc @ xc.T + penalty * np.eye(len(x)), zc)
+    return weight.astype(np.float32), (z_mean - x_mean @ weight).astype(np.float32)
 
 
 def to_target(image: np.ndarray, gen: OnnxGenerator) -> np.ndarray:
@@ -72,28 +89,33 @@ class Projection:
     seconds: float
 
 
-def project(gen: OnnxGenerator, target: np.ndarray, seconds: float = 3.0, seed: int = 0, pool: int = 1024,
-            population: int = 64, parents: int = 16) -> Projection:
-    """The latent whose image is nearest `target` ((H, W, C) floats in 0-1) found within `seconds`."""
+def project(gen: OnnxGenerator, target: np.ndarray, seconds: float = PROJECT_SECONDS, seed: int = 0,
+            pool: int = 1024, population: int = 64, parents: int = 16, explore: ExploreData | None = None,
+            evaluations: int | None = None) -> Projection:
+    """The latent whose image is nearest `target` ((H, W, C) floats in 0-1) found within `seconds` (or after
+    exactly `evaluations` generated images, which gives the same answer on any machine).
+
+    Where the explore data holds an encoder (a ridge regression from images to latents fitted at export),
+    its guess joins a smaller random pool and the search starts narrower around the best."""
     rng = np.random.default_rng(seed)
     latent = gen.info.latent_dim
     start = time.perf_counter()
-
-    def distances(z: np.ndarray) -> np.ndarray:
-        images = gen.images(z).astype(np.float32) / 255.0
-        return ((images - target[None]) ** 2).mean(axis=(1, 2, 3))
-
+    measure = _distances(gen, target)
+    guess = explore.encode(target) if explore is not None and explore.has_encoder else None
+    pool = max(parents, pool // 4) if guess is not None else pool
     z = rng.standard_normal((pool, latent)).astype(np.float32)
-    scores = np.concatenate([distances(part) for part in np.array_split(z, max(1, pool // 256))])
+    if guess is not None:
+        z[0] = guess
+    scores = np.concatenate([measure(part) for part in np.array_split(z, max(1, pool // 256))])
     best_z, best = z[scores.argmin()].copy(), float(scores.min())
-    mean, sigma, evaluations = best_z.copy(), 0.5, pool
+    mean, sigma, used = best_z.copy(), (0.3 if guess is not None else 0.5), pool
     weights = np.log(parents + 0.5) - np.log(np.arange(1, parents + 1))
     weights /= weights.sum()
-    while time.perf_counter() - start < seconds:
+    while (used < evaluations) if evaluations is not None else (time.perf_counter() - start < seconds):
         half = rng.standard_normal((population // 2, latent)).astype(np.float32)
         candidates = mean + sigma * np.concatenate([half, -half])
-        scores = distances(candidates)
-        evaluations += len(candidates)
+        scores = measure(candidates)
+        used += len(candidates)
         order = scores.argsort()[:parents]
         mean = (weights[:, None] * candidates[order]).sum(axis=0).astype(np.float32)
         if scores[order[0]] < best:
@@ -102,7 +124,24 @@ def project(gen: OnnxGenerator, target: np.ndarray, seconds: float = 3.0, seed: 
         else:
             sigma *= 0.9
     image = gen.images(best_z[None])[0]
-    return Projection(best_z, image, best, evaluations, time.perf_counter() - start)
+    return Projection(best_z, image, best, used, time.perf_counter() - start)
+
+
+def _distances(gen: OnnxGenerator, target: np.ndarray):
+    """Mean squared difference to `target` of each image G makes from a batch of latents, on a 0-1 scale; from
+    the float output where there is one (finer than the 8-bit pictures)."""
+    if gen.info.output == "uint8":
+        return lambda z: ((gen.images(z).astype(np.float32) / 255.0 - target[None]) ** 2).mean(axis=(1, 2, 3))
+    lo, hi = gen.info.pixel_range
+    goal = np.ascontiguousarray(target.transpose(2, 0, 1)[None], dtype=np.float32)
+
+    def distances(z: np.ndarray) -> np.ndarray:
+        out = gen.run(z)
+        if not np.isfinite(out).all():
+            raise RuntimeErrorForUser(f"{gen.path.name} produced NaN or infinite pixels; re-export it from a "
+                                      "healthy checkpoint")
+        return ((np.clip((out - lo) / (hi - lo), 0.0, 1.0) - goal) ** 2).mean(axis=(1, 2, 3))
+    return distances
 
 
 def best_random(gen: OnnxGenerator, target: np.ndarray, count: int = 10_000, seed: int = 1) -> float:

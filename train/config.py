@@ -213,7 +213,8 @@ class TrainConfig:
 
         from .precision import auto
 
-        choice, why = auto(device, ModelSpec.of_preset(self.model, leaky_slope=self.leaky_slope), self.batch_size)
+        choice, why = auto(device, ModelSpec.of_preset(self.model, leaky_slope=self.leaky_slope),
+                           min(self.batch_size, 64))  # a larger batch measures the same ratio, more slowly
         return dataclasses.replace(self, precision=choice), why
 
     @property

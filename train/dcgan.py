@@ -54,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     lock = None
     try:
         device = pick_device(dist.device(cfg.device))
-        cfg, precision_note = cfg.with_precision(device) if dist.main else (cfg, None)
-        cfg = dist.broadcast(cfg)  # every rank trains in the precision rank 0 measured
         run_dir = resume.run_dir if resume else dist.broadcast(run_folder.planned_run_dir(cfg) if dist.main else None)
         trainer = Trainer(cfg, run_dir, device, resume.state if resume else None, dist)
         if dist.main:  # every check has passed: from here on the run folder may change
@@ -63,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.data)} images from {trainer.data.source}) "
                   f"on {_device_words(device)}{f' x {dist.world} processes' if dist.enabled else ''}; "
                   f"run folder {run_dir}", flush=True)
-            if precision_note:
-                print(f"--precision auto: {precision_note}", flush=True)
+            if trainer.precision_note:
+                print(f"--precision auto: {trainer.precision_note}", flush=True)
             if quick_look:
                 print(f"quick look: {cfg.minutes:g} minutes of training (at most {cfg.epochs} epochs), then the "
                       f"run is saved; the book trains {PRESETS[cfg.model].epochs} epochs: add --epochs "

@@ -75,6 +75,8 @@ class Trainer:
         self.spec = ModelSpec(cfg.model, preset.latent_dim, preset.image_shape, preset.pixel_range, cfg.leaky_slope,
                               cfg.minibatch_std, cfg.dataset, tuple(self.data.class_names))
         self.steps_per_epoch = len(self.data) // cfg.batch_size  # drop the last partial batch, as the books do
+        # --precision auto is measured once the inputs are known good; every rank takes rank 0's choice
+        self.cfg, self.precision_note = cfg, _ = dist.broadcast(cfg.with_precision(device) if dist.main else None)
         self.images = self.data.images.to(device)  # uint8 on the device; batches are scaled there
 
         torch.manual_seed(cfg.seed)
@@ -105,8 +107,7 @@ class Trainer:
         self.stop_signal: int | None = None
         self.postfix: dict[str, str] = {}  # what the progress bar shows after the counts
         # Rank 0 alone evaluates (and writes); the others never call it, so it needs no collective.
-        self.quick_eval = QuickEval(cfg.data_source, self.spec, cfg.eval_samples) if cfg.eval_every and dist.main \
-            else None
+        self.quick_eval = QuickEval(cfg.data_source, self.spec, cfg.eval_samples) if cfg.eval_every and dist.main else None
         if resume_state is not None:
             self._restore(resume_state)
 
