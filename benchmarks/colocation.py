@@ -1,6 +1,6 @@
 """Training where users run it: beside the dashboard and beside other programs, side by side in one run.
 
-    python -m benchmarks.colocation [--seconds 15] [--variants ours,defaults]
+    python -m benchmarks.colocation [--seconds 15] [--rounds 3] [--variants ours,defaults]
 
 For each variant it measures, each in separate processes started by this one:
   1. training images/s alone (the trainer's step: the book DCGAN, batch 32, fp32, on random pixels);
@@ -10,8 +10,9 @@ For each variant it measures, each in separate processes started by this one:
   4. the dashboard's 64-image grid latency alone (median), and
   5. beside a training run.
 Variants: `ours` is what the product does (ONNX Runtime's threads never spin, `inference/runtime.py`;
-training's OpenMP threads wait passively, `train/__init__.py`); `defaults` is ONNX Runtime's and
-OpenMP's own defaults (both spin-wait). Prints each figure and its ratio to the alone figure.
+training's OpenMP threads spin 3,000 times, then sleep, `train/__init__.py`); `defaults` is ONNX
+Runtime's and libgomp's own defaults (both spin-wait, libgomp 300,000 times); `passive` never
+spins; `spin=N` spins N times. Prints each figure and its ratio to the alone figure.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ GRID, EVERY = 64, 0.05
 
 
 def train_role(seconds: float) -> None:
+    import train  # noqa: F401 - first, as in `python -m train.dcgan`: it sets how OpenMP waits before torch starts
     import torch
 
     from benchmarks.train_speed import our_options, our_runner
@@ -107,9 +109,16 @@ def export_dcgan(folder: Path) -> Path:
 
 
 def measure(variant: str, model: Path, seconds: float) -> dict[str, float]:
-    env = dict(os.environ)
+    """`variant`: ours (the product's settings), defaults (ONNX Runtime's and libgomp's own: 300,000 spins),
+    passive (OpenMP threads never spin), or spin=N (OpenMP threads spin N times before they sleep)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     spinning = variant == "defaults"
-    env["OMP_WAIT_POLICY"] = "" if spinning else "PASSIVE"  # empty: libgomp's own default (spin a while, then sleep)
+    if spinning:
+        env["GOMP_SPINCOUNT"] = "300000"  # libgomp's default, which train/__init__.py would otherwise replace
+    elif variant == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    elif variant.startswith("spin="):
+        env["GOMP_SPINCOUNT"] = variant.split("=", 1)[1]
     train, grids = ["train", str(seconds)], ["grids", str(model), str(seconds)] + (["--spinning"] if spinning else [])
     endless_grids = ["grids", str(model), "0"] + (["--spinning"] if spinning else [])
     return {
@@ -125,6 +134,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.colocation", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per figure")
     parser.add_argument("--variants", default="ours,defaults")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, variants alternating; medians are printed "
+                        "(single figures on a shared machine move by 20 %% and more)")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--spinning", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -135,11 +146,14 @@ def main(argv=None) -> int:
         return 0
     from core.machine import cpu
 
-    print(f"machine: {cpu().describe()}; {args.seconds:g} s per figure; variants {args.variants}", flush=True)
+    print(f"machine: {cpu().describe()}; {args.seconds:g} s per figure, medians of {args.rounds} rounds; variants "
+          f"{args.variants}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         model = export_dcgan(Path(folder))
-        for variant in args.variants.split(","):
-            figures = measure(variant, model, args.seconds)
+        variants = args.variants.split(",")
+        rounds = [{variant: measure(variant, model, args.seconds) for variant in variants} for _ in range(args.rounds)]
+        for variant in variants:
+            figures = {name: statistics.median(r[variant][name] for r in rounds) for name in rounds[0][variant]}
             alone_train, alone_grid = figures["train alone"], figures["grid alone"]
             print(f"\n{variant}:")
             for name, value in figures.items():

@@ -28,6 +28,8 @@ def main(argv=None) -> int:
     parser.add_argument("--random", type=int, default=10_000, help="random samples to beat (default 10,000)")
     parser.add_argument("--no-encoder", action="store_true", help="start from random latents only, as projection "
                                                                    "does with explore data of version 1 or 2")
+    parser.add_argument("--population", type=int, default=32, help="candidates per step of the search (default 32)")
+    parser.add_argument("--parents", type=int, default=8, help="best candidates recombined (default 8)")
     args = parser.parse_args(argv)
     if args.images < 1 or args.seconds <= 0 or args.random < 1:
         raise UserError("--images, --seconds and --random must be positive")
@@ -40,7 +42,8 @@ def main(argv=None) -> int:
     ratios, times = [], []
     for i, image in enumerate(data.test_images[:args.images]):
         target = to_target(image, gen)
-        found = project(gen, target, seconds=args.seconds, seed=i, explore=None if args.no_encoder else data)
+        found = project(gen, target, seconds=args.seconds, seed=i, explore=None if args.no_encoder else data,
+                        population=args.population, parents=args.parents)
         random_best = best_random(gen, target, args.random)
         ratios.append(random_best / max(found.distance, 1e-12))
         times.append(found.seconds)

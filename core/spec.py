@@ -38,6 +38,7 @@ class Preset:
     clip_value: float = 0.0  # Keras clipvalue; 0 = off
     label_noise: float = 0.0  # Chollet's noise on D's labels
     leaky_slope: float = 0.2
+    channels_last: bool = False  # the training default: on where it measured faster (docs/performance.md)
     source: str = ""
 
 
@@ -53,7 +54,7 @@ PRESETS: dict[str, Preset] = {
     "frog": Preset(
         "frog", latent_dim=32, image_shape=(3, 32, 32), pixel_range=(-1.0, 1.0),
         dataset="cifar10", classes=("frog",), batch_size=20, epochs=40,
-        lr_d=8e-4, lr_g=4e-4, clip_value=1.0, label_noise=0.05, leaky_slope=0.2,
+        lr_d=8e-4, lr_g=4e-4, clip_value=1.0, label_noise=0.05, leaky_slope=0.2, channels_last=True,
         source="Chollet, Deep Learning with Python, CIFAR-10 frog DCGAN",
     ),
 }

@@ -8,9 +8,11 @@ message when it cannot work.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -20,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 from core.runs import Listing, Run, discover, why_not_listed  # noqa: E402
 from dashboard.explore_tabs import directions_tab, memorisation_tab, project_tab  # noqa: E402
 from dashboard.generate_tabs import arithmetic_tab, interpolate_tab, sample_tab  # noqa: E402
-from dashboard.training_tab import training_tab  # noqa: E402
 from dashboard.ui import GenerationFailed, ModelKey, load_generator  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from inference import model_card, web  # noqa: E402
@@ -144,6 +145,14 @@ def share(run: Run) -> None:
         st.caption("Unzip the site and serve it: python -m http.server --directory FOLDER 8000")
 
 
+def warm_up_training_view() -> None:
+    """Import the Training view's libraries (pandas, altair: about a second) in the background once the first
+    view is drawn, so that opening it later does not wait for them."""
+    if "dashboard.training_tab" not in sys.modules and not any(t.name == "warm-up" for t in threading.enumerate()):
+        threading.Thread(target=importlib.import_module, args=("dashboard.training_tab",), name="warm-up",
+                         daemon=True).start()
+
+
 def main() -> None:
     st.set_page_config(page_title="GAN workbench", layout="wide")
     st.title("GAN workbench")
@@ -165,6 +174,8 @@ def main() -> None:
             continue
         with tab:
             if name == "Training":
+                from dashboard.training_tab import training_tab  # pandas and altair: only when this view opens
+
                 training_tab(run, [r for _, r in runs])
             elif name == "Memorisation":
                 weights = load_generator(key).info.metadata.get("weights", "generator") if key else "generator"
@@ -176,6 +187,7 @@ def main() -> None:
                     generating[name](key)
                 except GenerationFailed:
                     pass  # the tab has shown why
+    warm_up_training_view()
     if key is not None:
         gen = load_generator(key)
         status.markdown(f"**Provider:** {gen.provider.replace('ExecutionProvider', '')}  \n"

@@ -157,9 +157,11 @@ def training_tab(run: Run, runs: list[Run]) -> None:
             st.warning(f"{grids[shown - 1].name} is not a readable image")
         else:
             st.image(upscale(picture, 720), caption=f"{grids[shown - 1].name}: the same 64 latent vectors every time")
-        animation, count = grids_gif(tuple(map(str, grids)), tuple(g.stat().st_mtime for g in grids), str(run.root))
-        if animation is not None:
-            st.image(animation, caption=f"all {count} grids")
+        if len(grids) > 1 and st.toggle(f"All {len(grids)} grids as an animation", key="grids_gif"):
+            animation, count = grids_gif(tuple(map(str, grids)), tuple(g.stat().st_mtime for g in grids),
+                                         str(run.root))
+            if animation is not None:
+                st.image(animation, caption=f"all {count} grids")
     others = [r.name for r in runs if r.name != run.name]
     compare = st.selectbox("Compare with", ["(none)", *others], key="compare")
     if compare != "(none)" and frame is not None:

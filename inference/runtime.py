@@ -29,6 +29,7 @@ MAX_TENSOR_BYTES = 256 << 20  # any one tensor a graph makes whatever the reques
 # What ONNX Runtime may allocate for all of a process's models together (weights, activations, outputs): an
 # arena with this cap serves them, so no model file can take more, whatever its graph does.
 MAX_ARENA_BYTES = 2 << 30
+LIVE_TENSORS = 4  # how many of a graph's largest per-image tensors a request is assumed to hold at once
 
 
 class RuntimeErrorForUser(Exception):
@@ -119,6 +120,7 @@ class ModelInfo:
     spec: ModelSpec
     output: str  # "float" (pixel_range) or "uint8" (0-255 baked in)
     metadata: dict
+    image_bytes: int = 0  # the largest tensor the graph makes per image (shape inference), for the batch bound
 
     @property
     def latent_dim(self) -> int:
@@ -161,14 +163,14 @@ def inspect_model(model, where: str) -> ModelInfo:
     if elem_type != OUTPUT_TYPES[output]:
         raise RuntimeErrorForUser(f"{where}: its metadata says its output is {output}, but the graph outputs "
                                   f"{onnx.TensorProto.DataType.Name(elem_type).lower()}")
-    _check_sizes(model, where)
-    return ModelInfo(spec, output, meta)
+    return ModelInfo(spec, output, meta, _check_sizes(model, where))
 
 
-def _check_sizes(model, where: str) -> None:
+def _check_sizes(model, where: str) -> int:
     """Refuse a graph whose memory does not follow the request: an output whose batch is fixed, or any
     tensor that shape inference shows to be larger than MAX_TENSOR_BYTES whatever the batch (ONNX Runtime
-    would allocate it at load, folding constants, or on the first request)."""
+    would allocate it at load, folding constants, or on the first request). Returns the bytes of the largest
+    tensor that grows with the batch, per image."""
     import onnx
 
     try:
@@ -178,13 +180,18 @@ def _check_sizes(model, where: str) -> None:
     batch = _static_dims(inferred.graph.output[0])[:1]
     if batch and batch[0] is not None:
         raise RuntimeErrorForUser(f"{where} always returns {batch[0]} images, whatever the request")
+    per_image = 0
     for value in [*inferred.graph.value_info, *inferred.graph.output]:
         dims = _static_dims(value)
+        item = _ITEM_BYTES.get(value.type.tensor_type.elem_type, 8)
         if dims and all(d is not None for d in dims):
-            size = int(np.prod(dims, dtype=np.int64)) * _ITEM_BYTES.get(value.type.tensor_type.elem_type, 8)
+            size = int(np.prod(dims, dtype=np.int64)) * item
             if size > MAX_TENSOR_BYTES:
                 raise RuntimeErrorForUser(f"{where} makes a {size / 2**20:,.0f} MB tensor whatever the request "
                                           f"(the limit is {MAX_TENSOR_BYTES >> 20} MB)")
+        elif len(dims) > 1 and dims[0] is None and all(d is not None for d in dims[1:]):
+            per_image = max(per_image, int(np.prod(dims[1:], dtype=np.int64)) * max(item, 4))  # CPU: fp16 runs as fp32
+    return per_image
 
 
 _ARENA: list = []  # the one capped allocator of this process, once registered
@@ -235,7 +242,10 @@ class OnnxGenerator:
         # ONNX Runtime drops a provider that fails to start (e.g. CUDA without its libraries) and runs on
         # the next one: say so rather than claim the GPU.
         self.fell_back_from = wanted[0] if self.provider != wanted[0] else None
-        self.max_batch = max(1, MAX_REQUEST_BYTES // (4 * self.info.spec.values_per_image))
+        # A request's output, and its activations (a few of the largest alive at once), stay within the bounds.
+        activations = LIVE_TENSORS * max(self.info.image_bytes, 4 * self.info.spec.values_per_image)
+        self.max_batch = max(1, min(MAX_REQUEST_BYTES // (4 * self.info.spec.values_per_image),
+                                    MAX_ARENA_BYTES // 2 // activations))
         self.last_latency_ms = 0.0
 
     @property

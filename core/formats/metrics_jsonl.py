@@ -48,8 +48,8 @@ class MetricsReader:
 
     Memory stays bounded whatever the file's size: quality records are all kept (one per evaluation),
     training records are thinned to at most MAX_TRAINING_RECORDS by keeping every k-th one (k doubles
-    as the file grows), which a plot cannot tell from the full series. A file that shrank (a resumed
-    run cut it back) is read again from the start."""
+    as the file grows), which a plot cannot tell from the full series; a record thinning drops is not
+    even parsed. A file that shrank (a resumed run cut it back) is read again from the start."""
 
     def __init__(self, path: Path, root: Path | None = None, max_training: int = MAX_TRAINING_RECORDS):
         self.path, self.root, self.max_training = Path(path), root, max_training
@@ -101,6 +101,9 @@ class MetricsReader:
         for raw in lines:
             if not raw.strip():
                 continue
+            if b'"g_loss"' in raw and self.seen_training % self.stride:
+                self.seen_training += 1  # a training record thinning would drop: not even parsed
+                continue
             try:
                 record = json.loads(raw)
             except (ValueError, RecursionError):
@@ -115,8 +118,6 @@ class MetricsReader:
 
     def _keep_training(self, record: dict) -> None:
         self.seen_training += 1
-        if (self.seen_training - 1) % self.stride:
-            return
         self.training.append(record)
         if len(self.training) > self.max_training:
             self.training, self.stride = self.training[::2], self.stride * 2
