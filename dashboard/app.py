@@ -19,7 +19,9 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only dashboard/ on the path
 
+from core.formats import eval_json  # noqa: E402
 from core.runs import Listing, Run, discover, why_not_listed  # noqa: E402
+from core.targets import best_exported  # noqa: E402
 from dashboard.explore_tabs import directions_tab, memorisation_tab, project_tab  # noqa: E402
 from dashboard.generate_tabs import arithmetic_tab, interpolate_tab, sample_tab  # noqa: E402
 from dashboard.ui import GenerationFailed, ModelKey, load_generator  # noqa: E402
@@ -55,6 +57,13 @@ def listed(root: Path) -> Listing:
     return listing(str(root), root.stat().st_mtime if root.is_dir() else 0.0)
 
 
+def shipped_order(run: Run) -> tuple:
+    """The shipped generators by preset (the default DCGAN first), the best of each (lowest FID) first."""
+    report, _ = eval_json.read(run.eval_path, run.root)
+    fids = [row["fid"] for row in (report or {}).get("generators", {}).values() if "fid" in row]
+    return (run.preset != "dcgan", run.preset, min(fids, default=float("inf")))
+
+
 def all_runs() -> tuple[list[tuple[str, Run]], dict[str, str]]:
     """(key, run) for the user's runs, then the generators shipped in pretrained/ (keys "pretrained/<name>"),
     and the folders skipped with why."""
@@ -62,7 +71,7 @@ def all_runs() -> tuple[list[tuple[str, Run]], dict[str, str]]:
     runs, skipped = [(run.name, run) for run in mine.runs], dict(mine.skipped)
     if PRETRAINED is not None and PRETRAINED.is_dir() and PRETRAINED.resolve() != runs_root().resolve():
         shipped = listed(PRETRAINED)
-        runs += [(f"pretrained/{run.name}", run) for run in shipped.runs]
+        runs += [(f"pretrained/{run.name}", run) for run in sorted(shipped.runs, key=shipped_order)]
         skipped.update({f"pretrained/{k}": v for k, v in shipped.skipped.items()})
     return runs, skipped
 
@@ -110,7 +119,9 @@ def pick_model(run: Run) -> ModelKey | None:
     if not run.models:
         return None
     kinds = list(run.models)
-    kind = st.sidebar.radio("Weights", kinds, format_func=lambda k: WEIGHT_LABELS.get(k, k),
+    best = best_exported(run.path)
+    default = kinds.index(best.stem) if best is not None and best.stem in kinds else 0  # lowest FID where measured
+    kind = st.sidebar.radio("Weights", kinds, index=default, format_func=lambda k: WEIGHT_LABELS.get(k, k),
                             horizontal=True) if len(kinds) > 1 else kinds[0]
     path = run.models[kind]
     try:

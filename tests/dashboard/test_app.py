@@ -285,11 +285,25 @@ def test_directions_tab_combines_and_sweeps_directions(runs_root, monkeypatch):
 
 def test_a_stale_explore_file_is_refused(runs_root, monkeypatch, tmp_path):
     shutil.copytree(runs_root / "good", tmp_path / "stale")
-    npz = tmp_path / "stale" / "generator.explore.npz"
+    npz = tmp_path / "stale" / "generator_ema.explore.npz"  # the weights shown first (tied FID: the EMA)
     npz.write_bytes(npz.read_bytes() + b"\0")  # any change: the model's recorded checksum no longer fits
     at = app(tmp_path, monkeypatch, view="Directions").run()
     assert not at.exception
-    assert any("does not belong to generator.onnx" in i.value for i in at.info)
+    assert any("does not belong to generator_ema.onnx" in i.value for i in at.info)
+
+
+def test_the_weights_shown_first_are_the_runs_best(runs_root, monkeypatch, tmp_path):
+    from core.formats import eval_json
+
+    shutil.copytree(runs_root / "good", tmp_path / "run")
+    report = json.loads((tmp_path / "run" / "eval.json").read_text())
+    report["generators"]["generator"]["fid"] = 10.0  # the raw G measured better than its EMA
+    eval_json.write(tmp_path / "run", report)
+    at = app(tmp_path, monkeypatch).run()
+    assert at.sidebar.radio[0].value == "generator"
+    report["generators"]["generator"]["fid"] = 90.0
+    eval_json.write(tmp_path / "run", report)
+    assert app(tmp_path, monkeypatch).run().sidebar.radio[0].value == "generator_ema"
 
 
 def test_project_tab_finds_a_latent_for_a_test_image_and_keeps_it(runs_root, monkeypatch):
