@@ -72,6 +72,7 @@ class ModelSpec:
     minibatch_std: bool = False  # D's minibatch-stddev layer (changes D's weights)
     dataset: str = ""
     class_names: tuple[str, ...] = ()
+    conditional: bool = False  # G and D take each image's class (--conditional): G draws the class it is given
 
     def __post_init__(self):
         _check(isinstance(self.preset, str) and 0 < len(self.preset) <= 64, "preset", self.preset)
@@ -88,6 +89,8 @@ class ModelSpec:
         _check(isinstance(self.dataset, str), "dataset", self.dataset)
         _check(isinstance(self.class_names, tuple) and all(isinstance(c, str) for c in self.class_names),
                "class_names", self.class_names)
+        _check(isinstance(self.conditional, bool) and (not self.conditional or 2 <= len(self.class_names) <= 1000),
+               "conditional", f"{self.conditional} with {len(self.class_names)} classes")
 
     @classmethod
     def of_preset(cls, name: str, **changes) -> "ModelSpec":
@@ -96,6 +99,11 @@ class ModelSpec:
         values = dict(preset=name, latent_dim=p.latent_dim, image_shape=p.image_shape, pixel_range=p.pixel_range,
                       leaky_slope=p.leaky_slope, dataset=p.dataset, class_names=p.classes)
         return cls(**{**values, **changes})
+
+    @property
+    def num_classes(self) -> int:
+        """The classes a conditional model takes (0 for an unconditional one)."""
+        return len(self.class_names) if self.conditional else 0
 
     @property
     def values_per_image(self) -> int:
@@ -107,7 +115,8 @@ class ModelSpec:
     def to_dict(self) -> dict:
         return {"preset": self.preset, "latent_dim": self.latent_dim, "image_shape": list(self.image_shape),
                 "pixel_range": list(self.pixel_range), "minibatch_std": self.minibatch_std,
-                "leaky_slope": self.leaky_slope, "dataset": self.dataset, "class_names": list(self.class_names)}
+                "leaky_slope": self.leaky_slope, "dataset": self.dataset, "class_names": list(self.class_names),
+                "conditional": self.conditional}
 
     @classmethod
     def from_dict(cls, values) -> "ModelSpec":
@@ -120,7 +129,7 @@ class ModelSpec:
         return cls(values["preset"], values["latent_dim"], _tuple(values["image_shape"], "image_shape"),
                    _tuple(values["pixel_range"], "pixel_range"), values.get("leaky_slope"),
                    values.get("minibatch_std", False), values.get("dataset") or "",
-                   _tuple(values.get("class_names") or (), "class_names"))
+                   _tuple(values.get("class_names") or (), "class_names"), values.get("conditional", False))
 
     # --- ONNX metadata_props (strings) ------------------------------------------------------
 
@@ -128,11 +137,12 @@ class ModelSpec:
         return {"preset": self.preset, "latent_dim": str(self.latent_dim),
                 "image_shape": json.dumps(list(self.image_shape)), "pixel_range": json.dumps(list(self.pixel_range)),
                 "dataset": self.dataset, "class_names": ",".join(self.class_names),
-                "leaky_slope": json.dumps(self.leaky_slope)}
+                "leaky_slope": json.dumps(self.leaky_slope), "conditional": json.dumps(self.conditional)}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> "ModelSpec":
-        """The spec stored in an exported model; files from before `leaky_slope` was stored read as None."""
+        """The spec stored in an exported model; files from before `leaky_slope` or `conditional` were stored read
+        as None and unconditional."""
         missing = [k for k in ("preset", "latent_dim", "image_shape", "pixel_range") if k not in meta]
         if missing:
             raise SpecError(f"no GAN workbench metadata ({', '.join(missing)} missing)")
@@ -140,11 +150,12 @@ class ModelSpec:
             latent = int(meta["latent_dim"])
             shape, pixel_range = json.loads(meta["image_shape"]), json.loads(meta["pixel_range"])
             slope = json.loads(meta.get("leaky_slope", "null"))
+            conditional = json.loads(meta.get("conditional", "false"))
         except (ValueError, TypeError) as exc:
             raise SpecError(f"malformed metadata ({exc})") from None
         classes = tuple(c for c in meta.get("class_names", "").split(",") if c)
         return cls(meta["preset"], latent, _tuple(shape, "image_shape"), _tuple(pixel_range, "pixel_range"), slope,
-                   False, meta.get("dataset", ""), classes)
+                   False, meta.get("dataset", ""), classes, conditional)
 
 
 def _is_int(value) -> bool:

@@ -14,9 +14,9 @@ from core.formats.npz import BadNpz
 from core.images import BadImage, grid, numbered_grid
 from core.runs import Run
 from inference.latent_space import PROJECT_SECONDS, load_explore, project, read_target, to_target
-from inference.runtime import OnnxGenerator, RuntimeErrorForUser
+from inference.runtime import RuntimeErrorForUser
 
-from .ui import ModelKey, affordable, generate, load_generator, show
+from .ui import ModelKey, affordable, class_picker, generate, load_generator, rows_for, show
 
 STRENGTHS = np.linspace(-4, 4, 9, dtype=np.float32)
 
@@ -26,21 +26,26 @@ def explore_data(key: ModelKey) -> tuple[ExploreData | None, str | None]:
     return load_explore(load_generator(key), key.root)
 
 
-def keep(label: str, z: np.ndarray) -> None:
-    st.session_state.setdefault("kept", []).append({"label": label, "z": z.astype(np.float32)})
+def keep(label: str, z: np.ndarray, class_row: np.ndarray | None = None) -> None:
+    st.session_state.setdefault("kept", []).append({"label": label, "z": z.astype(np.float32), "class": class_row})
     st.toast(f"kept {label}: it is now offered in Interpolate and as a base here")
 
 
-def base_latent(gen: OnnxGenerator, prefix: str) -> tuple[np.ndarray, str]:
+def base_latent(key: ModelKey, prefix: str) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """The latent to start from, its label and, for a conditional model, its one-hot class row."""
+    gen = load_generator(key)
     kept = st.session_state.get("kept", [])
     source = st.radio("Start from", ["a seed"] + (["a kept image"] if kept else []), horizontal=True,
                       key=f"{prefix}_src")
     if source == "a kept image":
         labels = [k["label"] for k in kept]
         label = st.selectbox("Kept image", labels, key=f"{prefix}_kept")
-        return kept[labels.index(label)]["z"], label
+        item = kept[labels.index(label)]
+        row = item.get("class")
+        return item["z"], label, rows_for(key, 1, 0)[0] if row is None and gen.class_names else row
     seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{prefix}_seed"))
-    return gen.latents(seed, 1)[0], f"seed {seed}"
+    index = class_picker(key, "Class", f"{prefix}_class", mixed=None)
+    return gen.latents(seed, 1)[0], f"seed {seed}", None if index is None else rows_for(key, 1, index)[0]
 
 
 def directions_tab(key: ModelKey) -> None:
@@ -56,7 +61,7 @@ def directions_tab(key: ModelKey) -> None:
              "class": "class direction (the project's classifier)"}
     st.caption("Each direction is a unit vector in z. Its effect was measured at export time: moving 256 latents "
                "from −3 to +3 along it, how the classifier's class shares and the pixels changed.")
-    z, label = base_latent(gen, "dir")
+    z, label, class_row = base_latent(key, "dir")
     default = [n for n in data.names if n.startswith("towards")][:2] + [n for n in data.names if n.startswith(("sefa", "gan"))][:1]
     chosen = st.multiselect("Directions to combine", data.names, default or data.names[:3], key="dir_chosen",
                             format_func=lambda n: f"{n} — {data.effects[data.index(n)]}")
@@ -67,10 +72,10 @@ def directions_tab(key: ModelKey) -> None:
                                                     help=f"{kinds[data.kinds[data.index(name)]]}; "
                                                          f"{data.effects[data.index(name)]}")
         total = total + strength * data.vectors[data.index(name)]
-    images = generate(key, np.stack([z, total]))
+    images = generate(key, np.stack([z, total]), classes=rows_for(key, 2, class_row))
     show(grid(images, ncols=2), f"{label}, then moved along the chosen directions")
     if st.button("Keep the moved image", key="dir_keep"):
-        keep(f"{label} moved", total)
+        keep(f"{label} moved", total, class_row)
     st.subheader("Direction × strength")
     one = st.selectbox("Direction", data.names, data.index(chosen[0]) if chosen else 0, key="dir_sweep",
                        format_func=lambda n: f"{n} — {data.effects[data.index(n)]}")
@@ -79,7 +84,7 @@ def directions_tab(key: ModelKey) -> None:
     bases = np.concatenate([z[None], gen.latents(0, rows - 1)]) if rows > 1 else z[None]
     v = data.vectors[data.index(one)]
     sweep = generate(key, (bases[:, None, :] + STRENGTHS[None, :, None] * v[None, None, :]).reshape(-1, len(z)),
-                     preview_columns=len(STRENGTHS))
+                     preview_columns=len(STRENGTHS), classes=rows_for(key, rows * len(STRENGTHS), class_row))
     show(grid(sweep, ncols=len(STRENGTHS)), f"{one}: strengths {STRENGTHS[0]:g} … +{STRENGTHS[-1]:g} left to right "
                                           f"({data.effects[data.index(one)]})")
 
@@ -109,16 +114,19 @@ def project_tab(key: ModelKey) -> None:
         target, name = to_target(tests[index], gen), f"test image {index}"
     if target is None:
         return
+    index = class_picker(key, "Search within the class", "proj_class", mixed=None)
+    class_row = None if index is None else rows_for(key, 1, index)[0]
+    name = name if index is None else f"{name} as {gen.class_names[index]}"
     if st.button("Project", type="primary", key="proj_go"):
         with st.spinner(f"Searching for {PROJECT_SECONDS:g} s…"):
             try:
-                found = project(gen, target, seconds=PROJECT_SECONDS, explore=data)
+                found = project(gen, target, seconds=PROJECT_SECONDS, explore=data, class_row=class_row)
             except (RuntimeErrorForUser, ValueError, MemoryError) as exc:
                 st.error(f"Could not project: {exc}")
                 return
         st.session_state["projection"] = {"name": name, "z": found.z, "image": found.image, "distance": found.distance,
                                           "evaluations": found.evaluations, "seconds": found.seconds,
-                                          "target": target}
+                                          "target": target, "class": class_row}
     result = st.session_state.get("projection")
     if result is None or result["name"] != name:
         return
@@ -127,7 +135,7 @@ def project_tab(key: ModelKey) -> None:
     st.write(f"Distance **{result['distance']:.4f}** after {result['evaluations']:,} images in "
              f"{result['seconds']:.1f} s.")
     if st.button("Keep the projection", key="proj_keep"):
-        keep(f"projected {name}", result["z"])
+        keep(f"projected {name}", result["z"], result.get("class"))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -10,8 +10,8 @@ from core import latent
 from core.images import grid, numbered_grid, png_bytes, upscale
 from inference.runtime import latents
 
-from .ui import MAX_IMAGES, MAX_STEPS, MAX_WALK_FRAMES, ModelKey, affordable, classifier_for, generate, gif, \
-    load_generator, show
+from .ui import MAX_IMAGES, MAX_STEPS, MAX_WALK_FRAMES, ModelKey, affordable, class_picker, classifier_for, generate, \
+    gif, load_generator, rows_for, show
 
 STRIP_COLUMNS = 16  # interpolation frames per row: a 64-step path wraps into 4 readable rows
 
@@ -29,8 +29,10 @@ def sample_tab(key: ModelKey) -> None:
     count = middle.slider("Images", 1, MAX_IMAGES, affordable(key), key="count",
                           help="The default fits about a second of this model's work on this machine")
     truncation = right.slider("Truncation (scale of z)", 0.1, 2.0, 1.0, 0.1, key="truncation")
+    wanted = class_picker(key, "Class", "sample_class")
     z = gen.latents(int(seed), count, truncation)
-    images = generate(key, z, preview_columns=min(8, count))
+    classes = rows_for(key, count, wanted)
+    images = generate(key, z, preview_columns=min(8, count), classes=classes)
     picture = numbered_grid(images, ncols=min(8, count))
     st.image(picture, caption=f"{count} images · seed {seed} · truncation {truncation:g} · the number in each "
                               "corner is what 'Keep images' below asks for")
@@ -44,7 +46,8 @@ def sample_tab(key: ModelKey) -> None:
                             key="to_keep")
     if st.button("Keep selected", disabled=not chosen):
         kept = st.session_state.setdefault("kept", [])
-        kept.extend({"label": f"seed {seed} #{i}", "z": z[i]} for i in chosen)
+        kept.extend({"label": f"seed {seed} #{i}", "z": z[i], "class": None if classes is None else classes[i]}
+                    for i in chosen)
     kept = st.session_state.get("kept", [])
     if kept:
         st.write(f"Kept: {', '.join(k['label'] for k in kept)}")
@@ -68,12 +71,21 @@ def interpolate_tab(key: ModelKey) -> None:
         a = st.selectbox("From", labels, 0, key="interp_a")
         b = st.selectbox("To", labels, 1, key="interp_b")
         z_a, z_b = kept[labels.index(a)]["z"], kept[labels.index(b)]["z"]
+        class_a, class_b = kept[labels.index(a)].get("class"), kept[labels.index(b)].get("class")
     else:
         c1, c2 = st.columns(2)
         z_a = gen.latents(int(c1.number_input("Seed A", 0, 2**31 - 1, 1, key="seed_a")), 1)[0]
         z_b = gen.latents(int(c2.number_input("Seed B", 0, 2**31 - 1, 2, key="seed_b")), 1)[0]
+        class_a, class_b = None, None
+        if gen.class_names:  # a conditional model: the path can also go from one class to another
+            a_index = c1.selectbox("Class A", gen.class_names, key="class_a")
+            b_index = c2.selectbox("Class B", gen.class_names, 1, key="class_b")
+            class_a, class_b = (gen.class_rows(1, gen.class_names.index(n))[0] for n in (a_index, b_index))
     path = (latent.slerp if method.startswith("spherical") else latent.lerp)(z_a, z_b, steps)
-    frames = generate(key, path, preview_columns=min(steps, STRIP_COLUMNS))
+    if gen.class_names and (class_a is None or class_b is None):  # kept before classes were recorded: the first
+        class_a = class_b = gen.class_rows(1, 0)[0]
+    classes = None if class_a is None else latent.lerp(class_a, class_b, steps)
+    frames = generate(key, path, preview_columns=min(steps, STRIP_COLUMNS), classes=classes)
     rows = -(-steps // STRIP_COLUMNS)
     show(grid(frames, ncols=min(steps, STRIP_COLUMNS)),
          f"{steps} steps, {method}" + (f", {rows} rows of {STRIP_COLUMNS}, read left to right" if rows > 1 else ""))
@@ -115,8 +127,10 @@ def arithmetic_tab(key: ModelKey) -> None:
     st.caption("Géron, Fig. 17-18: average the codings of each group, then compute A − B + C.")
     seed = st.number_input("Candidates seed", 0, 2**31 - 1, 0, key="arith_seed", on_change=reset_groups)
     count = affordable(key, most=64, least=16)
+    wanted = class_picker(key, "Class of the candidates", "arith_class")
     candidates_z = latents(int(seed), count, gen.info.latent_dim)
-    candidates = generate(key, candidates_z, preview_columns=16)
+    classes = rows_for(key, count, wanted)
+    candidates = generate(key, candidates_z, preview_columns=16, classes=classes)
     st.image(numbered_grid(candidates, ncols=16), caption=f"{count} candidates, numbered")
     labels = _labels(key, candidates)
     defaults = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
@@ -147,6 +161,7 @@ def arithmetic_tab(key: ModelKey) -> None:
     means = {name: candidates_z[idx].mean(axis=0) for name, idx in groups.items()}
     result = latent.arithmetic(*(candidates_z[groups[k]] for k in "ABC"))
     variations = latent.jitter(result, 8, noise, seed=int(seed))
-    images = generate(key, np.concatenate([np.stack(list(means.values())), variations]))
+    rows = None if classes is None else np.repeat(classes[:1], 3 + len(variations), axis=0)  # the candidates' class
+    images = generate(key, np.concatenate([np.stack(list(means.values())), variations]), classes=rows)
     show(grid(images[:3], ncols=3), "mean of A, mean of B, mean of C")
     show(grid(images[3:], ncols=8), "A − B + C (first), then with noise")

@@ -28,7 +28,7 @@ LOSS_TITLES = {"bce": "binary cross-entropy (nats)", "hinge": "hinge loss (D: ma
 AXIS_TITLES = {"step": "training step (one batch each)", "epoch": "epoch (passes over the data)"}
 COLUMN_TITLES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall",
                  "classes_covered": "classes covered", "kl_uniform": "KL from uniform",
-                 "in_classes": "in the run's classes", "near_copy_share": "near copies"}
+                 "in_classes": "in the run's classes", "near_copy_share": "near copies", "class_agreement": "class agreement"}
 
 
 def smoothed(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -121,6 +121,12 @@ def evaluation_table(run: Run) -> None:
                "the best a generator can do here; the untrained generator is the ceiling. Its precision can read "
                "1.0: its samples sit in one tight clump that lands among real images, which is why recall (near 0) "
                "and FID must be read beside it.")
+    for generator, classes in report.get("per_class", {}).items():
+        per_class = pd.DataFrame.from_dict(classes, orient="index").reindex(columns=["class_agreement", "fid"])
+        per_class.columns = ["class agreement ↑", "FID within the class ↓"]
+        st.dataframe(per_class, key=f"per_class_{generator}")
+        st.caption(f"{generator}, per class asked for: the share of its images the classifier labels as that class, "
+                   "and the FID against that class's real test images.")
 
 
 def training_tab(run: Run, runs: list[Run]) -> None:

@@ -60,10 +60,31 @@ def affordable(key: ModelKey, per_view: int = 1, most: int = 64, least: int = RO
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _generate(key: ModelKey, z: np.ndarray) -> tuple[np.ndarray, float]:
+def _generate(key: ModelKey, z: np.ndarray, classes: np.ndarray | None) -> tuple[np.ndarray, float]:
     gen = load_generator(key)
-    images = gen.images(z)
+    images = gen.images(z, classes)
     return images, gen.last_latency_ms
+
+
+def class_picker(key: ModelKey, label: str, widget: str, mixed: str | None = "each class in turn") -> int | None:
+    """For a conditional model, a class to draw (None: `mixed`, each class in turn, where offered); nothing (None)
+    for an unconditional one."""
+    names = load_generator(key).class_names
+    if not names:
+        return None
+    choice = st.selectbox(label, ([mixed] if mixed else []) + list(names), key=widget)
+    return None if choice == mixed else names.index(choice)
+
+
+def rows_for(key: ModelKey, count: int, index: int | np.ndarray | None) -> np.ndarray | None:
+    """The one-hot class rows of `count` images of class `index` (each class in turn when None; a one-hot row
+    repeated); None for an unconditional model."""
+    gen = load_generator(key)
+    if not gen.class_names:
+        return None
+    if isinstance(index, np.ndarray):
+        return np.repeat(index[None].astype(np.float32), count, axis=0)
+    return gen.class_rows(count, index)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -95,11 +116,15 @@ class GenerationFailed(Exception):
     """Generation failed and the page has said why; the tab stops drawing."""
 
 
-def generate(key: ModelKey, z: np.ndarray, preview_columns: int | None = None) -> np.ndarray:
-    """G(z) as uint8 images, cached per row; a request over ANSWER_SECONDS shows an estimate and, with
-    `preview_columns`, its rows as they come. Any failure is said on the page (GenerationFailed)."""
+def generate(key: ModelKey, z: np.ndarray, preview_columns: int | None = None,
+             classes: np.ndarray | None = None) -> np.ndarray:
+    """G(z) (of `classes`, one-hot rows, for a conditional model: each class in turn by default) as uint8 images,
+    cached per row; a request over ANSWER_SECONDS shows an estimate and, with `preview_columns`, its rows as
+    they come. Any failure is said on the page (GenerationFailed)."""
     z = np.ascontiguousarray(z, dtype=np.float32)
-    chunks = [z[i:i + ROW] for i in range(0, len(z), ROW)] if len(z) > ROW else [z]
+    if classes is None:
+        classes = rows_for(key, len(z), None)
+    chunks = [slice(i, i + ROW) for i in range(0, len(z), ROW)] if len(z) > ROW else [slice(0, len(z))]
     estimate = seconds_per_image(key) * len(z)
     placeholder = st.empty() if preview_columns and estimate > ANSWER_SECONDS else None
     done: list[np.ndarray] = []
@@ -107,7 +132,7 @@ def generate(key: ModelKey, z: np.ndarray, preview_columns: int | None = None) -
         with st.spinner(f"Generating {len(z)} images (about {estimate:.0f} s here)…" if estimate > ANSWER_SECONDS
                         else "Generating…"):
             for chunk in chunks:
-                images, latency = _generate(key, chunk)
+                images, latency = _generate(key, z[chunk], None if classes is None else classes[chunk])
                 done.append(images)
                 st.session_state["latency_ms"] = latency
                 if placeholder is not None and len(done) < len(chunks):

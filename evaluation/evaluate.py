@@ -30,7 +30,8 @@ from core.targets import locate
 
 from gan import checkpoint, data as datasets
 
-from .quality import FeatureSpace, feature_space, generate, near_copies, references, score
+from . import metrics
+from .quality import FeatureSpace, agreement, feature_space, generate, near_copies, references, requested, score
 
 MIN_IMAGES = 100  # below this the feature covariances are rank-deficient and the distances meaningless
 FEW_IMAGES = 2000  # below this, warn: the distances are biased upward (our in-training evaluation uses 2,000)
@@ -49,7 +50,7 @@ EXAMPLES = """examples:
 class Subject:
     """What is being measured: the generators by name, the model, and where its real data lives."""
 
-    generators: dict[str, Callable[[int, int], torch.Tensor]]  # name -> (count, seed) -> images in [0, 1]
+    generators: dict[str, Callable[..., torch.Tensor]]  # name -> (count, seed, only class) -> images in [0, 1]
     spec: ModelSpec
     dataset: str
     data_dir: str | None
@@ -64,7 +65,8 @@ def from_checkpoint(path: Path, data_dir: str | None) -> Subject:
     spec, source = checkpoint.spec_of(state), config_json.data_source(state["config"])
     generator, ema = checkpoint.build_generators(state)
     nets = {"generator": generator, **({"generator_ema": ema} if ema is not None else {})}
-    return Subject({name: (lambda count, seed, g=g: generate(g, count, spec, seed)) for name, g in nets.items()},
+    return Subject({name: (lambda count, seed, only=None, g=g: generate(g, count, spec, seed, only))
+                    for name, g in nets.items()},
                    spec, source.dataset, data_dir or source.data_dir, source.classes, path, state["step"],
                    state["epoch"])
 
@@ -128,23 +130,41 @@ def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference
     test_features = space.features(real_test)
     train = real_images(subject, "train")
     train_features = space.features(train.images.float() / 255)
-    rows, nearest = {}, {}
+    rows, nearest, per_class = {}, {}, {}
     for name, make in subject.generators.items():
         images = make(samples, 0)
         rows[name] = score(space, test_features, images, subject.spec.class_names)
         copies = near_copies(space, train_features, test_features, images)
         rows[name].update(near_copy_share=copies["near_copy_share"], near_copy_threshold=copies["threshold"])
         nearest[name] = (images[:32], copies)
+        if subject.spec.conditional and space.classes is not None:
+            rows[name]["class_agreement"] = agreement(space, images, subject.spec, requested(samples, subject.spec))
+            per_class[name] = class_scores(space, make, subject.spec, test, samples)
     report = {"run": subject.source.parent.name, "checkpoint": subject.source.name, "step": subject.step,
               "epoch": subject.epoch, "samples": samples, "features": space.name, "note": NOTE,
               "near_copies": "share of samples nearer a training image than 99% of real test images are "
                              "(real test images: 0.01 by construction)", "generators": rows}
+    if per_class:
+        report["per_class"] = per_class
     if with_reference:
         report["reference"] = references(space, test_features, train.images[:samples].float() / 255, subject.spec,
                                          samples)
     report["_nearest"] = (nearest, train)
     report["_real_count"] = len(real_test)
     return report
+
+
+def class_scores(space: FeatureSpace, make, spec: ModelSpec, test: datasets.ImageData, samples: int) -> dict:
+    """Per class of a conditional model: the agreement of its images with the class asked for, and their FID
+    against that class's real test images."""
+    result = {}
+    for k, name in enumerate(spec.class_names):
+        real = test.images[[test.class_names[i] == name for i in test.labels.tolist()]]
+        count = max(MIN_IMAGES, min(len(real), samples // spec.num_classes))
+        images = make(count, 1, k)
+        result[name] = {"class_agreement": agreement(space, images, spec, requested(count, spec, k)),
+                        "fid": metrics.frechet_distance(space.features(real[:count].float() / 255), space.features(images))}
+    return result
 
 
 def write_nearest(run_dir: Path, nearest: dict, train: datasets.ImageData) -> None:
@@ -216,6 +236,9 @@ def main(argv=None) -> int:
     table = {**report["generators"], **{f"ref: {k}": v for k, v in report.get("reference", {}).items()}}
     print(f"{subject.source} (step {subject.step}), {samples} samples, features: {space.name}")
     print(format_table(table))
+    for name, classes in report.get("per_class", {}).items():
+        print(f"{name}, per class:  " + ", ".join(f"{c} {v['class_agreement']:.0%} (FID {v['fid']:.1f})"
+                                                    for c, v in classes.items()))
     if warning:
         print(warning)
     print(f"wrote {target.run_dir / eval_json.EVAL} and {nearest_npz.NEAREST}  ({NOTE})")

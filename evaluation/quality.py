@@ -19,7 +19,7 @@ from core.spec import ModelSpec
 from gan import data as datasets
 
 from . import classifier, metrics
-from gan.models import build_from_spec
+from gan.models import build_from_spec, call, one_hot
 
 # Near-copy threshold: this quantile of the distances from real test images to their nearest training image.
 NEAR_COPY_QUANTILE = 0.01
@@ -69,16 +69,34 @@ def to_unit(images: torch.Tensor, pixel_range) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0) -> torch.Tensor:
-    """`count` images in [0, 1] from seeded latents, in eval mode, batch by batch."""
+def requested(count: int, spec: ModelSpec, only: int | None = None) -> torch.Tensor | None:
+    """The classes a conditional model is asked for: each in turn (or only class `only`); None if unconditional."""
+    if not spec.conditional:
+        return None
+    return torch.full((count,), only) if only is not None else torch.arange(count) % spec.num_classes
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0, only: int | None = None) -> torch.Tensor:
+    """`count` images in [0, 1] from seeded latents, in eval mode, batch by batch; a conditional model draws every
+    class in turn (or only class `only`)."""
     generator.eval()
     gen = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
+    classes = requested(count, spec, only)
     out = []
     for start in range(0, count, 500):
         z = torch.randn(min(500, count - start), spec.latent_dim, generator=gen).to(device)
-        out.append(to_unit(generator(z), spec.pixel_range).cpu())
+        onehot = None if classes is None else one_hot(classes[start:start + len(z)], spec.num_classes).to(device)
+        out.append(to_unit(call(generator, z, onehot), spec.pixel_range).cpu())
     return torch.cat(out)
+
+
+def agreement(space: FeatureSpace, images: torch.Tensor, spec: ModelSpec, classes: torch.Tensor) -> float:
+    """The share of a conditional model's images the classifier labels as the class asked for."""
+    lookup = {c.lower(): i for i, c in enumerate(space.class_names)}
+    wanted = torch.tensor([lookup.get(spec.class_names[k].lower(), -1) for k in classes.tolist()])
+    return float((space.classes(images) == wanted).float().mean())
 
 
 def score(space: FeatureSpace, real_features: torch.Tensor, images: torch.Tensor, run_classes: tuple[str, ...] = (),
@@ -141,6 +159,8 @@ class QuickEval:
         result = score(self.space, self.real_features, images, self.spec.class_names, kid_subsets=3,
                        with_precision_recall=False)
         result.pop("class_histogram", None)
+        if self.spec.conditional and self.space.classes is not None:
+            result["class_agreement"] = agreement(self.space, images, self.spec, requested(len(images), self.spec))
         return result
 
     def collapse_warning(self, result: dict) -> str | None:

@@ -29,6 +29,7 @@ from torch import nn
 
 from core.formats.explore_npz import ExploreData
 from core.spec import ModelSpec
+from gan.models import CLASS_EMBEDDING, ConditionalGenerator, mixed_classes
 from inference.latent_space import fit_encoder
 from evaluation.quality import to_unit
 
@@ -168,14 +169,11 @@ def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = N
     """Everything the explorer needs for `<model>.explore.npz`, from `images` generated images (default:
     within EXPLORE_MULTIPLY_ADDS of G's arithmetic)."""
     generator = generator.eval()
+    conditional = isinstance(generator, ConditionalGenerator)
+    if conditional:  # measured over every class in turn; the class itself is an input, not a direction
+        generator, labeller = MixedClasses(generator, spec.num_classes).eval(), None
     budget = images or images_affordable(generator, spec)
-    folded, names = fold_affine_prefix(generator, spec.latent_dim)
-    if names:
-        vectors, _ = sefa(folded[0].weight.detach(), DIRECTIONS)
-        kind = "sefa"
-    else:
-        vectors, _ = ganspace(generator, spec.latent_dim, DIRECTIONS)
-        kind = "ganspace"
+    vectors, kind = unsupervised(generator, spec)
     labels = [f"{kind} {i + 1}" for i in range(len(vectors))]
     kinds = [kind] * len(vectors)
     if labeller is not None:
@@ -188,5 +186,31 @@ def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = N
     effects = measure(generator, spec, vectors, labeller, class_names, bases=bases)
     real = test_images if test_images is not None else np.zeros((0, spec.image_shape[1], spec.image_shape[2],
                                                                      spec.image_shape[0]), np.uint8)
+    start = (None, None) if conditional else encoder(generator, spec, count=int(min(4096, max(64, budget))))
     return ExploreData(vectors.numpy().astype(np.float32), labels, kinds, [describe(e) for e in effects],
-                       real.astype(np.uint8), *encoder(generator, spec, count=int(min(4096, max(64, budget)))))
+                       real.astype(np.uint8), *start)
+
+
+class MixedClasses(nn.Module):
+    """A conditional G as a function of z alone: image i is of class i mod K."""
+
+    def __init__(self, generator: ConditionalGenerator, num_classes: int):
+        super().__init__()
+        self.generator, self.num_classes = generator, num_classes
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, mixed_classes(len(z), self.num_classes, z.device))
+
+
+def unsupervised(generator: nn.Module, spec: ModelSpec) -> tuple[torch.Tensor, str]:
+    """SeFa where G's first map of z is affine (exactly, for the folded DCGAN prefix), else GANSpace; for a
+    conditional G, SeFa on the z columns of its first layer (the class code's columns left out)."""
+    if isinstance(generator, MixedClasses):
+        first = generator.generator.net
+        folded, names = fold_affine_prefix(first, spec.latent_dim + CLASS_EMBEDDING)
+        weight = (folded if names else first)[0].weight.detach()[:, :spec.latent_dim]
+        return sefa(weight, DIRECTIONS)[0], "sefa"
+    folded, names = fold_affine_prefix(generator, spec.latent_dim)
+    if names:
+        return sefa(folded[0].weight.detach(), DIRECTIONS)[0], "sefa"
+    return ganspace(generator, spec.latent_dim, DIRECTIONS)[0], "ganspace"

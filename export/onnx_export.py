@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import warnings
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.spec import ModelSpec
-from gan.models import evaluating
+from gan.models import CLASS_EMBEDDING, ConditionalGenerator, call, evaluating, mixed_classes
 
 from .fold import fold_affine_prefix
 from inference.runtime import latents
@@ -41,8 +42,8 @@ class ToPixels(nn.Module):
         self.generator = generator
         self.lo, self.scale = pixel_range[0], 255.0 / (pixel_range[1] - pixel_range[0])
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        pixels = (self.generator(z) - self.lo) * self.scale
+    def forward(self, z: torch.Tensor, *classes: torch.Tensor) -> torch.Tensor:
+        pixels = (self.generator(z, *classes) - self.lo) * self.scale
         return torch.clamp(torch.round(pixels), 0, 255).to(torch.uint8)
 
 
@@ -54,8 +55,8 @@ class HalfPrecision(nn.Module):
         super().__init__()
         self.generator = copy.deepcopy(generator).half()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z.half()).float()
+    def forward(self, z: torch.Tensor, *classes: torch.Tensor) -> torch.Tensor:
+        return self.generator(z.half(), *(c.half() for c in classes)).float()
 
 
 class _Named(nn.Module):
@@ -67,6 +68,35 @@ class _Named(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.inner(z)
+
+
+class _NamedConditional(nn.Module):
+    """A conditional G's graph: inputs `z` and `class`, the latter one-hot rows (mix two to interpolate)."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        return self.inner(z, onehot)
+
+
+def _rewritten(generator: nn.Module, spec: ModelSpec, options: ExportOptions) -> tuple[nn.Module, list[str]]:
+    """G with the export's graph rewrites applied; a conditional G's book layers (after [z, class code]) are
+    folded and rewritten, its class code kept as is."""
+    if isinstance(generator, ConditionalGenerator):
+        net, folded = _rewritten(generator.net, dataclasses.replace(spec, conditional=False, class_names=(),
+                                                                    latent_dim=spec.latent_dim + CLASS_EMBEDDING),
+                                 options)
+        conditioned = copy.deepcopy(generator)
+        conditioned.net = net
+        return conditioned.eval(), folded
+    folded = []
+    if options.fold:
+        generator, folded = fold_affine_prefix(generator, spec.latent_dim)
+    if options.subpixel:
+        generator = with_subpixel_deconvs(generator).eval()
+    return generator, folded
 
 
 @contextlib.contextmanager
@@ -102,19 +132,20 @@ def export_generator(generator: nn.Module, spec: ModelSpec, metadata: dict, opti
 
 
 def _export(generator: nn.Module, spec: ModelSpec, metadata: dict, options: ExportOptions) -> bytes:
-    folded = []
-    if options.fold:
-        generator, folded = fold_affine_prefix(generator, spec.latent_dim)
-    if options.subpixel:
-        generator = with_subpixel_deconvs(generator).eval()
+    generator, folded = _rewritten(generator, spec, options)
     if options.fp16:
         generator = HalfPrecision(generator).eval()
-    module = _Named(ToPixels(generator, spec.pixel_range) if options.uint8_output else generator).eval()
-    example = torch.randn(2, spec.latent_dim)  # batch >= 2: batch 1 can pin the "dynamic" axis to 1
+    inner = ToPixels(generator, spec.pixel_range) if options.uint8_output else generator
+    module = (_NamedConditional if spec.conditional else _Named)(inner).eval()
+    example = (torch.randn(2, spec.latent_dim),)  # batch >= 2: batch 1 can pin the "dynamic" axis to 1
+    names = ["z"]
+    if spec.conditional:
+        example, names = (*example, mixed_classes(2, spec.num_classes)), ["z", "class"]
+    batch = torch.export.Dim("batch", min=1, max=65536)
     with quiet_exporter():
         program = torch.onnx.export(
-            module, (example,), dynamo=True, input_names=["z"], output_names=["images"], opset_version=options.opset,
-            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},), verbose=False)
+            module, example, dynamo=True, input_names=names, output_names=["images"], opset_version=options.opset,
+            dynamic_shapes=tuple({0: batch} for _ in names), verbose=False)
     model = program.model_proto
     info = {
         **spec.to_metadata(),
@@ -137,10 +168,11 @@ def tolerance(options: ExportOptions) -> float:
 
 
 @torch.no_grad()
-def torch_reference(generator: nn.Module, z: np.ndarray, spec: ModelSpec, uint8_output: bool) -> np.ndarray:
+def torch_reference(generator: nn.Module, z: np.ndarray, spec: ModelSpec, uint8_output: bool,
+                    onehot: np.ndarray | None = None) -> np.ndarray:
     with evaluating(generator):
         module = ToPixels(generator, spec.pixel_range) if uint8_output else generator
-        return module(torch.from_numpy(z)).numpy()
+        return call(module, torch.from_numpy(z), None if onehot is None else torch.from_numpy(onehot)).numpy()
 
 
 @dataclass
@@ -168,9 +200,10 @@ def parity(model_bytes: bytes, generator: nn.Module, spec: ModelSpec, options: E
     errors = {}
     for batch in batches:
         z = latents(seed + batch, batch, spec.latent_dim)
-        ours = session.run(None, {"z": z})[0]
-        ref = torch_reference(generator, z, spec, options.uint8_output)
-        raw = ref if not options.uint8_output else torch_reference(generator, z, spec, False)
+        onehot = mixed_classes(batch, spec.num_classes).numpy() if spec.conditional else None
+        ours = session.run(None, {"z": z, **({"class": onehot} if onehot is not None else {})})[0]
+        ref = torch_reference(generator, z, spec, options.uint8_output, onehot)
+        raw = ref if not options.uint8_output else torch_reference(generator, z, spec, False, onehot)
         if ours.shape != ref.shape:
             raise UserError(f"the exported model returns shape {ours.shape} for batch {batch} where PyTorch returns "
                             f"{ref.shape}; nothing was written")

@@ -102,6 +102,19 @@ def _select_classes(data: ImageData, classes: tuple[str, ...]) -> ImageData:
     return ImageData(data.images[keep], data.labels[keep], data.class_names, data.source)
 
 
+def present_classes(data: ImageData) -> ImageData:
+    """The data with labels renumbered 0..K-1 over the classes it holds (a conditional model is asked for
+    exactly those), and their names; refused for unlabelled data or a single class."""
+    if data.labels is None:
+        raise UserError("--conditional needs a labelled dataset (or a folder with one subfolder per class)")
+    present = torch.unique(data.labels)
+    if len(present) < 2:
+        raise UserError("--conditional needs at least two classes; this data holds one")
+    remap = torch.full((int(present.max()) + 1,), -1, dtype=torch.int64)
+    remap[present] = torch.arange(len(present))
+    return ImageData(data.images, remap[data.labels], tuple(data.class_names[i] for i in present.tolist()), data.source)
+
+
 # --- Fashion-MNIST -----------------------------------------------------------------------
 
 def _load_fashion(split: str, data_dir: str | Path | None) -> ImageData:

@@ -115,26 +115,74 @@ def frog_gan(latent_dim: int = 32, minibatch_std: bool = False, leaky_slope: flo
 
 
 _BUILDERS = {"mlp": mlp_gan, "dcgan": dcgan, "frog": frog_gan}
+CLASS_EMBEDDING = 32  # size of the class code a conditional G reads beside z
+
+
+class ConditionalGenerator(nn.Module):
+    """A book generator that also reads a class: its first layer takes [z, E·onehot(y)] (Mirza & Osindero
+    2014). The class arrives as a one-hot row (so two classes can be mixed), its code E is learned."""
+
+    def __init__(self, net: nn.Sequential, num_classes: int, embedding: int = CLASS_EMBEDDING):
+        super().__init__()
+        self.net = net
+        self.embed = nn.Linear(num_classes, embedding, bias=False)
+        nn.init.normal_(self.embed.weight)
+
+    def forward(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([z, self.embed(onehot.to(z.dtype))], dim=1))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """A book discriminator with Miyato & Koyama's (2018) class projection: D(x, y) = ψ(φ(x)) + ⟨V y, φ(x)⟩,
+    where φ is D's body up to its last Dense layer ψ and V a learned class embedding of φ's size."""
+
+    def __init__(self, net: nn.Sequential, num_classes: int):
+        super().__init__()
+        self.body, self.head = net[:-1], net[-1]
+        self.embed = nn.Linear(num_classes, self.head.in_features, bias=False)
+        nn.init.xavier_uniform_(self.embed.weight)
+
+    def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        features = self.body(x)
+        return self.head(features) + (self.embed(onehot.to(features.dtype)) * features).sum(1, keepdim=True)
+
+
+def call(module: nn.Module, x: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
+    """module(x), or module(x, classes) for a conditional one: how every caller runs G and D."""
+    return module(x) if onehot is None else module(x, onehot)
+
+
+def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(labels, num_classes).float()
+
+
+def mixed_classes(count: int, num_classes: int, device=None) -> torch.Tensor:
+    """One-hot rows 0, 1, …, K-1, 0, 1, …: every class in turn, as the sample grids and evaluations ask."""
+    return one_hot(torch.arange(count, device=device) % num_classes, num_classes)
 
 
 def build(name: str, minibatch_std: bool = False, leaky_slope: float | None = None,
-          latent_dim: int | None = None) -> tuple[nn.Module, nn.Module]:
-    """Return `(generator, discriminator)` for a preset, Keras-initialised, in train mode."""
+          latent_dim: int | None = None, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """Return `(generator, discriminator)` for a preset, Keras-initialised, in train mode; with `num_classes`,
+    their conditional versions (the book layers unchanged but G's first, which also reads the class code)."""
     if name not in PRESETS:
         raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
-    kwargs = {"latent_dim": latent_dim or preset.latent_dim, "minibatch_std": minibatch_std}
+    latent = latent_dim or preset.latent_dim
+    kwargs = {"latent_dim": latent + (CLASS_EMBEDDING if num_classes else 0), "minibatch_std": minibatch_std}
     if name == "frog":
         kwargs["leaky_slope"] = preset.leaky_slope if leaky_slope is None else leaky_slope
     generator, discriminator = _BUILDERS[name](**kwargs)
     _keras_init(generator)
     _keras_init(discriminator)
+    if num_classes:
+        return ConditionalGenerator(generator, num_classes), ProjectionDiscriminator(discriminator, num_classes)
     return generator, discriminator
 
 
 def build_from_spec(spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
     """`(generator, discriminator)` shaped as the spec says (weights freshly initialised)."""
-    return build(spec.preset, spec.minibatch_std, spec.leaky_slope, spec.latent_dim)
+    return build(spec.preset, spec.minibatch_std, spec.leaky_slope, spec.latent_dim, spec.num_classes)
 
 
 def add_spectral_norm(discriminator: nn.Module) -> nn.Module:

@@ -30,6 +30,9 @@ EXAMPLES = """examples:
                                                                    between two projected real images
   python -m inference.generate --direction "towards Sneaker" --seeds 0-7 --strengths=-3:3:7 --out out/
   python -m inference.generate --list-directions                      what the model's explore data holds
+  python -m inference.generate <conditional run> --class Sneaker --seeds 0-15 --out out/     a class on request
+  python -m inference.generate <conditional run> --interpolate 3,3 --class Sandal,Sneaker --out out/
+                                                                   one seed walking from one class to another
 """
 MAX_SEEDS = 1024
 MAX_FRAMES = 600
@@ -94,6 +97,9 @@ def parse_args(argv):
     parser.add_argument("--direction", help="a direction's name from --list-directions, swept over --strengths")
     parser.add_argument("--strengths", type=parse_strengths, default=parse_strengths("-3:3:7"),
                         help="from:to:count or a list; write --strengths=-3:3:7 (with =) when it starts with a minus (default -3:3:7)")
+    parser.add_argument("--class", dest="class_names", metavar="NAME[,NAME]",
+                        help="for a class-conditional model: the class to draw (default: each class in turn); "
+                        "with --interpolate, two classes walk from the first to the second")
     parser.add_argument("--list-directions", action="store_true", help="print the stored directions and their effects")
     parser.add_argument("--project-seconds", type=positive(float, 120.0), default=PROJECT_SECONDS,
                         help=f"time to spend projecting each image endpoint (default {PROJECT_SECONDS:g})")
@@ -145,10 +151,40 @@ def animation(frames: list[np.ndarray], fmt: str) -> bytes:
         raise UserError(f"MP4 encoding failed ({str(exc).splitlines()[0][:120]}); use --format gif") from None
 
 
+def requested_classes(gen: OnnxGenerator, text: str | None) -> list[int] | None:
+    """--class NAME[,NAME] as class indices (None: not given); a bad name or an unconditional model is one line."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if len(names) > 2 or not all(names):
+        raise UserError(f"--class takes one class name, or two separated by a comma, got {text!r}")
+    return [gen.class_index(n) for n in names]
+
+
+def class_path(gen: OnnxGenerator, indices: list[int] | None, count: int, default: int = 0) -> np.ndarray | None:
+    """One-hot rows for `count` frames of a conditional model: one class throughout (`default` when no --class), or
+    a straight walk from the first class to the second. A path never changes class unless asked to."""
+    if not gen.class_names:
+        return None
+    indices = indices or [default % len(gen.class_names)]
+    a, b = gen.class_rows(1, indices[0])[0], gen.class_rows(1, indices[-1])[0]
+    return latent.lerp(a, b, count)
+
+
 @cli_entry
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    try:
+        return generate(parse_args(argv))
+    except RuntimeErrorForUser as exc:
+        raise UserError(str(exc)) from None
+
+
+def generate(args) -> int:
     gen = load(args)
+    classes = requested_classes(gen, args.class_names)
+    if classes is not None and len(classes) == 2 and not args.interpolate:
+        raise UserError("two classes in --class are for --interpolate; give one class for --seeds or --direction")
+    single = None if classes is None else classes[0]
     if args.list_directions or args.direction:
         explore, problem = load_explore(gen)
         if explore is None:
@@ -170,7 +206,9 @@ def main(argv=None) -> int:
     written = []
     if args.seeds and not args.direction:
         z = np.concatenate([gen.latents(s, 1, args.truncation) for s in args.seeds])
-        images = np.concatenate([gen.images(part) for part in np.array_split(z, max(1, len(z) // 256))])
+        rows = gen.class_rows(len(z), single) if gen.class_names else None
+        parts = np.array_split(np.arange(len(z)), max(1, len(z) // 256))
+        images = np.concatenate([gen.images(z[i], None if rows is None else rows[i]) for i in parts])
         for seed, image in zip(args.seeds, images):
             atomic_write(out / f"seed{seed:04d}.png", png_bytes(image))
         atomic_write(out / "grid.png", png_bytes(upscale(grid(images, ncols=min(8, len(images))), 1024)))
@@ -181,7 +219,7 @@ def main(argv=None) -> int:
             raise UserError(f"--interpolate takes two endpoints separated by a comma, got {args.interpolate!r}")
         (z_a, name_a), (z_b, name_b) = (endpoint(e, gen, args.project_seconds) for e in ends)
         path = (latent.slerp if args.path == "slerp" else latent.lerp)(z_a, z_b, args.frames)
-        frames = [upscale(f, 256) for f in gen.images(path)]
+        frames = [upscale(f, 256) for f in gen.images(path, class_path(gen, classes, len(path)))]
         name = f"interpolate_{name_a}_{name_b}.{args.format}"
         atomic_write(out / name, animation(frames, args.format))
         written.append(name)
@@ -190,7 +228,9 @@ def main(argv=None) -> int:
             raise UserError(f"no direction named {args.direction!r}; the model has: {', '.join(explore.names)}")
         v = explore.vectors[explore.index(args.direction)]
         seeds = args.seeds or list(range(4))
-        rows = [gen.images(gen.latents(s, 1, args.truncation)[0] + args.strengths[:, None] * v[None]) for s in seeds]
+        rows = [gen.images(gen.latents(s, 1, args.truncation)[0] + args.strengths[:, None] * v[None],
+                           class_path(gen, classes, len(args.strengths), default=row))
+                for row, s in enumerate(seeds)]  # without --class, row r draws class r, as the seed grid does
         sweep = grid(np.concatenate(rows), ncols=len(args.strengths))
         slug = re.sub(r"[^A-Za-z0-9]+", "-", args.direction).strip("-")
         atomic_write(out / f"direction_{slug}.png", png_bytes(upscale(sweep, 1024)))

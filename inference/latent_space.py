@@ -91,18 +91,22 @@ class Projection:
 
 def project(gen: OnnxGenerator, target: np.ndarray, seconds: float = PROJECT_SECONDS, seed: int = 0,
             pool: int = 1024, population: int = 32, parents: int = 8, explore: ExploreData | None = None,
-            evaluations: int | None = None) -> Projection:
+            evaluations: int | None = None, class_row: np.ndarray | None = None) -> Projection:
     """The latent whose image is nearest `target` ((H, W, C) floats in 0-1) found within `seconds` (or after
     exactly `evaluations` generated images, which gives the same answer on any machine).
 
     Where the explore data holds an encoder (a ridge regression from images to latents fitted at export),
     its guess joins a smaller random pool and the search starts narrower around the best. The random pool
     is cut short when the time is up (a frog costs ~0.1 s here, so its pool is a handful). Small
-    populations get closest in a second (docs/explorer.md has the measurements)."""
+    populations get closest in a second (docs/explorer.md has the measurements). A conditional model searches
+    within one class: `class_row`, its one-hot row (the first class when not given)."""
     rng = np.random.default_rng(seed)
     latent = gen.info.latent_dim
     start = time.perf_counter()
-    measure = _distances(gen, target)
+    if gen.class_names and class_row is None:
+        class_row = gen.class_rows(1, 0)[0]
+    rows = (lambda n: None) if class_row is None else (lambda n: np.repeat(class_row[None], n, axis=0))
+    measure = _distances(gen, target, rows)
     guess = explore.encode(target) if explore is not None and explore.has_encoder else None
     pool = max(parents, pool // 4) if guess is not None else pool
     z = rng.standard_normal((pool, latent)).astype(np.float32)
@@ -133,20 +137,21 @@ def project(gen: OnnxGenerator, target: np.ndarray, seconds: float = PROJECT_SEC
             sigma *= 1.05
         else:
             sigma *= 0.9
-    image = gen.images(best_z[None])[0]
+    image = gen.images(best_z[None], rows(1))[0]
     return Projection(best_z, image, best, used, time.perf_counter() - start)
 
 
-def _distances(gen: OnnxGenerator, target: np.ndarray):
+def _distances(gen: OnnxGenerator, target: np.ndarray, rows):
     """Mean squared difference to `target` of each image G makes from a batch of latents, on a 0-1 scale; from
     the float output where there is one (finer than the 8-bit pictures)."""
     if gen.info.output == "uint8":
-        return lambda z: ((gen.images(z).astype(np.float32) / 255.0 - target[None]) ** 2).mean(axis=(1, 2, 3))
+        return lambda z: ((gen.images(z, rows(len(z))).astype(np.float32) / 255.0 - target[None]) ** 2).mean(
+            axis=(1, 2, 3))
     lo, hi = gen.info.pixel_range
     goal = np.ascontiguousarray(target.transpose(2, 0, 1)[None], dtype=np.float32)
 
     def distances(z: np.ndarray) -> np.ndarray:
-        out = gen.run(z)
+        out = gen.run(z, rows(len(z)))
         if not np.isfinite(out).all():
             raise RuntimeErrorForUser(f"{gen.path.name} produced NaN or infinite pixels; re-export it from a "
                                       "healthy checkpoint")

@@ -30,7 +30,7 @@ DATASETS = {"fashion-mnist": ("fashion_mnist", "Fashion-MNIST", "MIT-licensed im
             "cifar10": ("cifar10", "CIFAR-10", "images collected by Krizhevsky, Nair and Hinton")}
 METRIC_WORDS = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall",
                 "classes_covered": "classes covered", "kl_uniform": "KL from uniform", "in_classes": "in the run's classes",
-                "near_copy_share": "near-copy share"}
+                "near_copy_share": "near-copy share", "class_agreement": "class agreement"}
 
 
 def ours(path: Path) -> bool:
@@ -60,16 +60,19 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
     records, _, _ = read_metrics(run / METRICS, run)
     trained_s = max((r["time"] for r in records if isinstance(r.get("time"), (int, float))), default=None)
     step = first.get("step")
-    front = _front_matter(run.name, preset_name, hub_id, data_name, report)
+    conditional = str(first.get("conditional", "false")).lower() == "true"
+    front = _front_matter(run.name, preset_name, hub_id, data_name, report, conditional)
     title = f"# {run.name}: {preset.source if preset else preset_name}"
     lines = [front, MARKER, title, ""]
     lines += [f"A generative adversarial network from the GAN workbench: the `{preset_name}` preset "
               f"({preset.source if preset else 'a custom preset'}), trained on {data_name} ({data_words})"
               + (f", classes: {', '.join(first.get('class_names', '').split(','))}" if first.get("class_names") else "")
-              + ". Exported to ONNX: it maps a latent vector `z` to an image, and runs with ONNX Runtime on any "
-              "machine, in Python or in a browser.", ""]
+              + (". Exported to ONNX: it maps a latent vector `z` and a class (input `class`, one-hot rows in the order "
+                 "above; mix two rows to walk between classes) to an image of that class" if conditional else
+                 ". Exported to ONNX: it maps a latent vector `z` to an image")
+              + ", and runs with ONNX Runtime on any machine, in Python or in a browser.", ""]
     lines += ["## Training", ""] + _training_rows(train, config, step, trained_s) + [""]
-    lines += ["## Evaluation", ""] + _evaluation(report) + [""]
+    lines += ["## Evaluation", ""] + _evaluation(report) + [""] + _per_class(report)
     grids = regular_files(run / SAMPLES, "epoch_*.png", run) or regular_files(run / SAMPLES, "step_*.png", run)
     if grids:
         lines += ["## Samples", "", f"![the fixed-seed grid at the end of training]({SAMPLES}/{grids[-1].name})", "",
@@ -88,10 +91,15 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
               f"session = ort.InferenceSession(\"{next(iter(models.values())).name if models else 'generator.onnx'}\")",
               f"z = np.random.default_rng(0).standard_normal((16, {first.get('latent_dim', 'LATENT')}))"
               ".astype(np.float32)",
-              "images = session.run(None, {\"z\": z})[0]  # (16, C, H, W), in the pixel range below", "```", "",
+              *([f"classes = np.eye({len(first.get('class_names', '').split(','))}, dtype=np.float32)[np.arange(16) % "
+                 f"{len(first.get('class_names', '').split(','))}]  # one-hot rows: each class in turn",
+                 "images = session.run(None, {\"z\": z, \"class\": classes})[0]  # (16, C, H, W), in the pixel "
+                 "range below"] if conditional else
+                ["images = session.run(None, {\"z\": z})[0]  # (16, C, H, W), in the pixel range below"]), "```", "",
               f"Pixel range: {first.get('pixel_range', '?')}. With the GAN workbench: `python -m inference.generate "
-              f"{run.name} --seeds 0-63 --out out/` (the same seed gives the same image there, in the dashboard and "
-              "on the web page of `python -m export.web`).", ""]
+              f"{run.name} --seeds 0-63 --out out/`" + (" (`--class NAME` for one class)" if conditional else "")
+              + " (the same seed gives the same image there, in the dashboard and on the web page of "
+              "`python -m inference.web`).", ""]
     return "\n".join(lines)
 
 
@@ -107,19 +115,22 @@ def _precision(meta: dict) -> str:
     return "fp16 weights" if meta.get("precision") == "fp16" else "fp32 weights"
 
 
-def _front_matter(name: str, preset: str, hub_id: str, data_name: str, report: dict | None) -> str:
-    tags = ["gan", "onnx", "image-generation", preset, "gan-workbench"]
-    lines = ["---", "license: other", "license_name: unspecified", "library_name: onnx",
-             "pipeline_tag: unconditional-image-generation", "tags:"] + [f"- {t}" for t in tags]
+def _front_matter(name: str, preset: str, hub_id: str, data_name: str, report: dict | None,
+                  conditional: bool = False) -> str:
+    tags = ["gan", "onnx", "image-generation", preset, "gan-workbench"] + (["class-conditional"] if conditional else [])
+    lines = ["---", "license: other", "license_name: unspecified", "library_name: onnx"]
+    lines += [] if conditional else ["pipeline_tag: unconditional-image-generation"]  # the Hub has no class-conditional task
+    lines += ["tags:"] + [f"- {t}" for t in tags]
     if hub_id:
         lines += ["datasets:", f"- {hub_id}"]
     rows = (report or {}).get("generators", {})
     if rows:
-        lines += ["model-index:", f"- name: {name}", "  results:", "  - task:", "      type: unconditional-image-generation",
+        lines += ["model-index:", f"- name: {name}", "  results:", "  - task:",
+                  f"      type: {'image-generation' if conditional else 'unconditional-image-generation'}",
                   "    dataset:", f"      name: {data_name}", f"      type: {hub_id or 'imagefolder'}", "      split: test",
                   "    metrics:"]
         for generator, row in rows.items():
-            for metric in ("fid", "kid", "precision", "recall"):
+            for metric in ("fid", "kid", "precision", "recall", "class_agreement"):
                 if metric in row:
                     lines += [f"    - type: {metric}", f"      value: {row[metric]:.4g}",
                               f"      name: {json.dumps(f'{METRIC_WORDS[metric]} of {generator} (classifier features)')}"]
@@ -159,6 +170,19 @@ def _evaluation(report: dict | None) -> list[str]:
             "distances in the project's own classifier's features, not Inception FID. The reference rows bracket "
             "it: real training images against real test images (the best possible) and an untrained generator.",
             ""] + table
+
+
+def _per_class(report: dict | None) -> list[str]:
+    """A conditional model's agreement with the class asked for, and its FID against that class's test images."""
+    per_class = (report or {}).get("per_class") or {}
+    lines = []
+    for generator, classes in per_class.items():
+        lines += [f"Per class, {generator} (agreement: the share of its images the classifier labels as the class "
+                  "asked for; FID against that class's real test images):", "", "| class | agreement ↑ | FID ↓ |",
+                  "|---|---|---|"]
+        lines += [f"| {name} | {row.get('class_agreement', float('nan')):.1%} | {row.get('fid', float('nan')):.4g} |"
+                  for name, row in classes.items()] + [""]
+    return lines
 
 
 @cli_entry

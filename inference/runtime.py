@@ -150,8 +150,13 @@ def inspect_model(model, where: str) -> ModelInfo:
     graph = model.graph
     initializers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise RuntimeErrorForUser(f"{where} must have one input (z) and one output (images)")
+    wanted = 2 if spec.conditional else 1
+    if len(inputs) != wanted or len(graph.output) != 1:
+        raise RuntimeErrorForUser(f"{where} must have {'two inputs (z, class)' if spec.conditional else 'one input (z)'}"
+                                  " and one output (images)")
+    if spec.conditional and _static_dims(inputs[1])[1:] not in ([None], [spec.num_classes]):
+        raise RuntimeErrorForUser(f"{where}: its class input has shape {_static_dims(inputs[1])}, but its metadata "
+                                  f"names {spec.num_classes} classes")
     z_dims, out_dims = _static_dims(inputs[0]), _static_dims(graph.output[0])
     if len(z_dims) != 2 or z_dims[1] not in (None, spec.latent_dim):
         raise RuntimeErrorForUser(f"{where}: its input has shape {z_dims}, but its metadata says latent size "
@@ -238,6 +243,7 @@ class OnnxGenerator:
             raise RuntimeErrorForUser(f"{self.path} could not be loaded by ONNX Runtime "
                                       f"({str(exc).splitlines()[0][:200]})") from None
         self.input_name = self.session.get_inputs()[0].name
+        self.class_input = self.session.get_inputs()[1].name if self.info.spec.conditional else None
         wanted = [p if isinstance(p, str) else p[0] for p in requested]
         # ONNX Runtime drops a provider that fails to start (e.g. CUDA without its libraries) and runs on
         # the next one: say so rather than claim the GPU.
@@ -256,16 +262,52 @@ class OnnxGenerator:
     def latents(self, seed: int, count: int, truncation: float = 1.0) -> np.ndarray:
         return latents(seed, count, self.info.latent_dim, truncation)
 
-    def run(self, z: np.ndarray) -> np.ndarray:
-        """Raw model output, (N, C, H, W): floats in pixel_range, or uint8 for 0-255 exports."""
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes a conditional model draws on request (empty for an unconditional one)."""
+        return self.info.spec.class_names if self.info.spec.conditional else ()
+
+    def class_index(self, name: str) -> int:
+        """A class by its name (case-insensitive); an unknown one is a one-sentence error naming the others."""
+        lookup = {c.lower(): i for i, c in enumerate(self.class_names)}
+        if not self.class_names:
+            raise RuntimeErrorForUser(f"{self.path.name} is not class-conditional: it draws no class on request")
+        if name.lower() not in lookup:
+            raise RuntimeErrorForUser(f"no class {name!r} in {self.path.name}; it knows: {', '.join(self.class_names)}")
+        return lookup[name.lower()]
+
+    def class_rows(self, count: int, classes=None) -> np.ndarray:
+        """One-hot class rows for `count` images: each class in turn (None), one class index for all, an index per
+        image, or rows given as they are (a mix of two classes interpolates between them)."""
+        k = len(self.class_names)
+        if classes is None:
+            classes = np.arange(count) % k
+        classes = np.asarray(classes)
+        if classes.ndim == 2:
+            if classes.shape != (count, k) or not np.isfinite(classes).all():
+                raise ValueError(f"class rows must have shape ({count}, {k}), got {classes.shape}")
+            return classes.astype(np.float32)
+        indices = np.broadcast_to(classes, (count,))
+        if not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= k).any():
+            raise RuntimeErrorForUser(f"class index {indices[(indices < 0) | (indices >= k)][:1]} is not one of this "
+                                      f"model's {k} classes (0-{k - 1})" if np.issubdtype(indices.dtype, np.integer)
+                                      else f"class indices must be integers, got {indices.dtype}")
+        return np.eye(k, dtype=np.float32)[indices]
+
+    def run(self, z: np.ndarray, classes=None) -> np.ndarray:
+        """Raw model output, (N, C, H, W): floats in pixel_range, or uint8 for 0-255 exports. A conditional model
+        takes `classes` (see class_rows; by default each class in turn); an unconditional one ignores them."""
         z = np.ascontiguousarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.info.latent_dim:
             raise ValueError(f"latent vectors must have shape (N, {self.info.latent_dim}), got {z.shape}")
         if len(z) > self.max_batch:
             raise RuntimeErrorForUser(f"{len(z)} images in one request is over this model's limit of {self.max_batch}")
+        feeds = {self.input_name: z}
+        if self.class_input is not None:
+            feeds[self.class_input] = self.class_rows(len(z), classes)
         start = time.perf_counter()
         try:
-            out = self.session.run(None, {self.input_name: z})[0]
+            out = self.session.run(None, feeds)[0]
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise RuntimeErrorForUser(f"{self.path.name} failed to generate ({str(exc).splitlines()[0][:200]})") from None
         self.last_latency_ms = (time.perf_counter() - start) * 1000
@@ -274,8 +316,8 @@ class OnnxGenerator:
             raise RuntimeErrorForUser(f"{self.path.name} returned shape {tuple(out.shape)}, expected {expected}")
         return out
 
-    def images(self, z: np.ndarray) -> np.ndarray:
-        out = self.run(z)
+    def images(self, z: np.ndarray, classes=None) -> np.ndarray:
+        out = self.run(z, classes)
         if self.info.output == "uint8":
             return np.ascontiguousarray(out.transpose(0, 2, 3, 1), dtype=np.uint8)
         if not np.isfinite(out).all():

@@ -85,7 +85,8 @@ def facts(run: Path, gen: OnnxGenerator, directions: bool) -> dict:
                        f"recipe for {trained}.", "quality": quality,
             "model": gen.path.name, "precision": meta.get("precision", "fp32"), "output": gen.info.output,
             "latent_dim": spec.latent_dim, "image_shape": list(spec.image_shape),
-            "pixel_range": list(spec.pixel_range), "directions": "directions.json" if directions else None}
+            "pixel_range": list(spec.pixel_range), "directions": "directions.json" if directions else None,
+            "classes": list(gen.class_names)}
 
 
 def site_files(run: Path, model: Path | None = None) -> dict[str, bytes]:

@@ -30,13 +30,6 @@ def pytest_ignore_collect(collection_path, config):
             if not any(n == path or path in n.parents for n in named):
                 return True
     return None
-    named = [str((Path(config.invocation_params.dir) / a.split("::")[0]).resolve()) for a in config.args]
-    for folder in TORCH_FREE_TESTS:
-        path = str(ROOT / folder)
-        inside = str(collection_path) == path or str(collection_path).startswith(path + os.sep)
-        if inside and not any(n == path or n.startswith(path + os.sep) or path.startswith(n + os.sep) and n != str(ROOT / "tests") and n != str(ROOT) for n in named):
-            return True
-    return None
 
 
 @pytest.fixture(autouse=True)

@@ -61,27 +61,35 @@ def image_folder(folder: Path, classes=("frog", "toad"), per_class: int = 12, si
     return folder
 
 
-def onnx_generator(latent=4, shape=(1, 2, 2), meta=None, weight=None, external=None, tanh=False):
+def onnx_generator(latent=4, shape=(1, 2, 2), meta=None, weight=None, external=None, tanh=False, classes=0):
     """A valid little generator graph: images = reshape(z @ W) (tanh'd if asked), with our metadata (or `meta`
-    over it). Made with onnx.helper, so the torch-free tests have real models to run."""
+    over it). Made with onnx.helper, so the torch-free tests have real models to run. With `classes`, a
+    class-conditional one: a second input of one-hot rows, images = reshape(concat(z, class) @ W)."""
     from onnx import TensorProto, helper, numpy_helper
 
     values = int(np.prod(shape))
-    w = numpy_helper.from_array(np.ones((latent, values), np.float32) * 0.1 if weight is None else weight, "W")
+    rows = latent + classes
+    w = numpy_helper.from_array(np.ones((rows, values), np.float32) * 0.1 if weight is None else weight, "W")
     if external:
         w.ClearField("raw_data")
         w.data_location = TensorProto.EXTERNAL
         w.external_data.add(key="location", value=external)
     target = numpy_helper.from_array(np.array([-1, *shape], np.int64), "shape")
+    inputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", latent])]
     nodes = [helper.make_node("MatMul", ["z", "W"], ["linear"])]
+    if classes:
+        inputs.append(helper.make_tensor_value_info("class", TensorProto.FLOAT, ["batch", classes]))
+        nodes = [helper.make_node("Concat", ["z", "class"], ["zc"], axis=1),
+                 helper.make_node("MatMul", ["zc", "W"], ["linear"])]
     nodes.append(helper.make_node("Tanh" if tanh else "Identity", ["linear"], ["flat"]))
     graph = helper.make_graph(
         nodes + [helper.make_node("Reshape", ["flat", "shape"], ["images"])],
-        "g", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", latent])],
+        "g", inputs,
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", *shape])], [w, target])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
     info = {"preset": "dcgan", "latent_dim": str(latent), "image_shape": json.dumps(list(shape)),
-            "pixel_range": "[-1.0, 1.0]", "output": "float", **(meta or {})}
+            "pixel_range": "[-1.0, 1.0]", "output": "float",
+            **({"conditional": "true", "class_names": ",".join(CLASS_NAMES[:classes])} if classes else {}), **(meta or {})}
     for key, value in info.items():
         model.metadata_props.add(key=key, value=value)
     return model.SerializeToString()
@@ -91,10 +99,12 @@ CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", 
 
 
 def run_folder(root: Path, name: str = "run", latent: int = 8, shape=(1, 28, 28), ema: bool = True,
-               explore: bool = True, steps: int = 40, steps_per_epoch: int = 20, seed: int = 0) -> Path:
+               explore: bool = True, steps: int = 40, steps_per_epoch: int = 20, seed: int = 0,
+               conditional: bool = False) -> Path:
     """A complete run folder as training, evaluation and export leave it, made without torch: config.json,
     metrics.jsonl (losses and quick evaluations), samples/ grids, eval.json, nearest.npz, and exported
-    generators (a random linear map of z through tanh) with their explore data, named and hashed."""
+    generators (a random linear map of z through tanh) with their explore data, named and hashed. With
+    `conditional`, the generators take the ten classes too (a class's row adds a strong pattern of its own)."""
     from core.formats import config_json, eval_json, explore_npz, nearest_npz
     from core.images import grid, png_bytes
 
@@ -103,7 +113,7 @@ def run_folder(root: Path, name: str = "run", latent: int = 8, shape=(1, 28, 28)
     (run / "samples").mkdir(parents=True)
     c, h, w = shape
     spec = {"preset": "dcgan", "latent_dim": latent, "image_shape": list(shape), "pixel_range": [-1.0, 1.0],
-            "dataset": "fashion-mnist", "class_names": list(CLASS_NAMES)}
+            "dataset": "fashion-mnist", "class_names": list(CLASS_NAMES), "conditional": conditional}
     config_json.write(run, {"model": "dcgan", "epochs": steps // steps_per_epoch, "max_steps": 0, "minutes": 0.0,
                             "recipe": "book", "loss": "bce", "dataset": "fashion-mnist", "batch_size": 8},
                       spec, steps_per_epoch, steps_per_epoch * 8, "synthetic", "none")
@@ -137,6 +147,8 @@ def run_folder(root: Path, name: str = "run", latent: int = 8, shape=(1, 28, 28)
             raw, digest = explore_npz.to_bytes(data)
             (run / explore_npz.file_name(f"{kind}.onnx")).write_bytes(raw)
             meta.update({explore_npz.EXPLORE_KEY: explore_npz.file_name(f"{kind}.onnx"), explore_npz.DIGEST_KEY: digest})
-        weight = (rng.standard_normal((latent, c * h * w)) * 0.5).astype(np.float32)
-        (run / f"{kind}.onnx").write_bytes(onnx_generator(latent, shape, meta, weight, tanh=True))
+        classes = len(CLASS_NAMES) if conditional else 0
+        weight = (rng.standard_normal((latent + classes, c * h * w)) * 0.5).astype(np.float32)
+        weight[latent:] *= 4
+        (run / f"{kind}.onnx").write_bytes(onnx_generator(latent, shape, meta, weight, tanh=True, classes=classes))
     return run

@@ -121,6 +121,9 @@ class TrainConfig:
     replay: int = _f(0, "experience replay: keep a buffer of this many past fakes; half of each fake "
                      "batch D sees comes from it (0 = off)", COUNT)
     minibatch_std: bool = _f(False, "add a minibatch standard-deviation layer to D (minibatch discrimination)", FLAG)
+    conditional: bool = _f(False, "class-conditional: G draws the class it is given, D judges image and class "
+                           "together (a class code beside z in G's first layer, a projection discriminator); "
+                           "trains on every class of the dataset unless --classes names some", FLAG)
     ema: float = _f(0.999, "also keep an exponential moving average of G's weights with this decay (warmed up: "
                     "min(decay, (1+step)/(10+step))), exported beside G as generator_ema.onnx; it never feeds back "
                     "into training, so G trains exactly as without it (0 = off)", FRACTION)
@@ -194,6 +197,8 @@ class TrainConfig:
         """The classes asked for; else the preset's own (frog), but only on the preset's own dataset."""
         if self.classes is not None:
             return self.classes
+        if self.conditional:
+            return ""  # every class: a conditional model is asked for any of them
         p = PRESETS[self.model]
         on_preset_data = not self.dataset or self.dataset == p.dataset
         return ",".join(p.classes) if on_preset_data else ""

@@ -56,10 +56,11 @@ class CudaGraphs:
 class StaticStep:
     """Runs `step(real, draws) -> metrics` from static buffers, captured as a CUDA graph if asked."""
 
-    def __init__(self, step: Callable[[torch.Tensor, Draws], torch.Tensor], make_draws: Callable[[], Draws],
+    def __init__(self, step: Callable[..., torch.Tensor], make_draws: Callable[[], Draws],
                  images: torch.Tensor, pixel_range: tuple[float, float], batch: int, metric_sum: torch.Tensor,
-                 capture: bool, graphs: CudaGraphs | None = None):
-        self.step, self.make_draws, self.images = step, make_draws, images
+                 capture: bool, graphs: CudaGraphs | None = None, labels: torch.Tensor | None = None):
+        """`labels` (conditional runs): the dataset's classes, passed to `step` as its third argument."""
+        self.step, self.make_draws, self.images, self.labels = step, make_draws, images, labels
         self.lo, self.scale = pixel_range[0], (pixel_range[1] - pixel_range[0]) / 255.0
         self.graphs = graphs or CudaGraphs()
         self.capture = capture and (images.is_cuda or graphs is not None)
@@ -71,7 +72,10 @@ class StaticStep:
 
     def _body(self) -> None:
         real = self.images[self.static_idx].float() * self.scale + self.lo   # (B, C, H, W) in pixel_range
-        self.metric_sum += self.step(real, self.static_draws)
+        if self.labels is None:
+            self.metric_sum += self.step(real, self.static_draws)
+        else:
+            self.metric_sum += self.step(real, self.static_draws, self.labels[self.static_idx])
 
     def _load_inputs(self, idx: torch.Tensor) -> None:
         draws = self.make_draws()

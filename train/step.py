@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.formats.metrics_jsonl import LOSS_METRICS  # the order of the values in the metrics vector a step returns
+from gan.models import call, one_hot
 
 from .augment import UNIFORMS, Augment
 
@@ -37,6 +38,7 @@ class StepOptions:
     augment: bool = False  # draw the uniforms of D's differentiable augmentation (train/augment.py)
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, grads, optimizer stay fp32)
     channels_last: bool = False  # real batches in channels-last layout (the models are converted by their owner)
+    num_classes: int = 0  # a conditional run's classes: G and D also take one-hot class rows
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -126,10 +128,12 @@ class Draws:
     label_noise_real: torch.Tensor | None
     augment_d: torch.Tensor | None = None  # (2B, UNIFORMS): augmentation draws for D's [fake; real] batch
     augment_g: torch.Tensor | None = None  # (B, UNIFORMS): for the fakes of G's step
+    classes_d: torch.Tensor | None = None  # (B,) int64: the classes G is asked for in D's phase (conditional runs)
+    classes_g: torch.Tensor | None = None  # (B,) int64: in G's phase
 
     def tensors(self) -> list[torch.Tensor]:
         return [t for t in (self.noise_d, self.noise_g, self.label_noise_fake, self.label_noise_real,
-                            self.augment_d, self.augment_g) if t is not None]
+                            self.augment_d, self.augment_g, self.classes_d, self.classes_g) if t is not None]
 
 
 def draw(batch: int, latent_dim: int, opts: StepOptions, device: torch.device, generator: torch.Generator,
@@ -145,7 +149,11 @@ def draw(batch: int, latent_dim: int, opts: StepOptions, device: torch.device, g
         augment_d = torch.cat([shard.draw(torch.rand, batch, UNIFORMS, device=device, generator=generator)
                                for _ in range(2)])
         augment_g = shard.draw(torch.rand, batch, UNIFORMS, device=device, generator=generator)
-    return Draws(noise_d, noise_g, label_fake, label_real, augment_d, augment_g)
+    classes_d = classes_g = None
+    if opts.num_classes:  # drawn after everything else, for the same reason
+        classes_d, classes_g = (shard.draw(lambda size, **kw: torch.randint(opts.num_classes, size, **kw), batch,
+                                           device=device, generator=generator) for _ in range(2))
+    return Draws(noise_d, noise_g, label_fake, label_real, augment_d, augment_g, classes_d, classes_g)
 
 
 def d_targets(batch: int, real: bool, opts: StepOptions, device: torch.device,
@@ -183,29 +191,34 @@ def _clip(params, clip_value: float) -> None:
 def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                real: torch.Tensor, latent_dim: int, noise_gen: torch.Generator,
                opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard(),
-               draws: Draws | None = None, augment: Augment | None = None) -> torch.Tensor:
+               draws: Draws | None = None, augment: Augment | None = None,
+               real_classes: torch.Tensor | None = None) -> torch.Tensor:
     """One D step then one G step; returns the metrics vector (in the order of LOSS_METRICS) on the device.
 
     `draws` are the step's random numbers; when None they are drawn here from `noise_gen`.
     `augment`, when given, transforms every batch D sees (fakes and reals, in both phases).
+    A conditional run passes the real images' classes; the fakes' classes are drawn.
     """
     batch, device = real.shape[0], real.device
     if draws is None:
         draws = draw(batch, latent_dim, opts, device, noise_gen, shard)
     if opts.channels_last:
         real = real.contiguous(memory_format=opts.memory_format)
+    k = opts.num_classes
+    fake_d, fake_g, seen_classes = (None, None, None) if not k else (
+        one_hot(draws.classes_d, k), one_hot(draws.classes_g, k), one_hot(torch.cat([draws.classes_d, real_classes]), k))
 
     # Phase 1: D on [fake; real] in one forward pass, as Keras' train_on_batch does. The fakes are
     # made without an autograd graph: D's step never backpropagates into G.
     with opts.autocast(device):
         with torch.no_grad():
-            fake = nets.generator(draws.noise_d).float()
+            fake = call(nets.generator, draws.noise_d, fake_d).float()
         if replay is not None:
             fake = replay.mix(fake, REPLAY_SHARE, noise_gen)
         seen = torch.cat([fake, real])
         if augment is not None:
             seen = augment(seen, draws.augment_d)
-        logits = nets.d_train(seen)                                 # (2B, 1)
+        logits = call(nets.d_train, seen, seen_classes)             # (2B, 1)
         logits_fake, logits_real = logits[:batch], logits[batch:]
         loss_fake, loss_real = d_losses(logits_fake, logits_real, opts, draws)
     opt_d.zero_grad(set_to_none=True)
@@ -216,10 +229,10 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     # Phase 2: G through D (the bare module: its gradients are not wanted, so DDP must not wait
     # for them), fresh noise, targets "real"; only G's gradients are computed.
     with opts.autocast(device):
-        fake = nets.g_train(draws.noise_g)
+        fake = call(nets.g_train, draws.noise_g, fake_g)
         if augment is not None:
             fake = augment(fake, draws.augment_g)
-        logits = nets.discriminator(fake)
+        logits = call(nets.discriminator, fake, fake_g)
         loss_g = g_loss(logits, opts)
     opt_g.zero_grad(set_to_none=True)
     g_params = [p for p in nets.generator.parameters() if p.requires_grad]

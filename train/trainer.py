@@ -25,7 +25,7 @@ from core.runs import LAST, SAMPLES, grid_name, periodic_checkpoint
 from core.spec import PRESETS, ModelSpec
 from evaluation.quality import QuickEval
 from gan import checkpoint, data as datasets
-from gan.models import add_spectral_norm, build_from_spec, check_image_batch, evaluating
+from gan.models import add_spectral_norm, build_from_spec, call, check_image_batch, evaluating, mixed_classes
 
 from . import reports
 from .augment import Augment
@@ -44,11 +44,6 @@ ESTIMATE_AFTER_S = 12.0  # training seconds (after the pace's warm-up) before th
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     """The data order of an epoch depends only on (seed, epoch), so a resumed run sees the same order."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def fixed_latents(seed: int, latent_dim: int, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
-    """The latent vectors of the progress grids: the same in every epoch of a run."""
-    return torch.randn((count, latent_dim), generator=torch.Generator().manual_seed(seed))
 
 
 @dataclass
@@ -72,19 +67,22 @@ class Trainer:
         self.data = datasets.load(cfg.dataset, "train", cfg.data_dir, cfg.class_tuple, preset.image_shape)
         if len(self.data) < cfg.batch_size:
             raise UserError(f"the dataset has {len(self.data)} images, fewer than one batch of {cfg.batch_size}")
+        self.data = datasets.present_classes(self.data) if cfg.conditional else self.data
         self.spec = ModelSpec(cfg.model, preset.latent_dim, preset.image_shape, preset.pixel_range, cfg.leaky_slope,
-                              cfg.minibatch_std, cfg.dataset, tuple(self.data.class_names))
+                              cfg.minibatch_std, cfg.dataset, tuple(self.data.class_names), cfg.conditional)
         self.steps_per_epoch = len(self.data) // cfg.batch_size  # drop the last partial batch, as the books do
         # --precision auto is measured once the inputs are known good; every rank takes rank 0's choice
         self.cfg, self.precision_note = cfg, _ = dist.broadcast(cfg.with_precision(device) if dist.main else None)
         self.images = self.data.images.to(device)  # uint8 on the device; batches are scaled there
+        self.labels = self.data.labels.to(device) if cfg.conditional else None
 
         torch.manual_seed(cfg.seed)
         self.generator, self.discriminator = build_from_spec(self.spec)
         if cfg.spectral_norm == "on":
             add_spectral_norm(self.discriminator)
         self.opts = StepOptions(cfg.label_smoothing, cfg.label_noise, cfg.clip_value, precision=cfg.precision,
-                                channels_last=cfg.channels_last, loss=cfg.loss, augment=bool(cfg.augment_ops))
+                                channels_last=cfg.channels_last, loss=cfg.loss, augment=bool(cfg.augment_ops),
+                                num_classes=self.spec.num_classes)
         self.generator.to(device, memory_format=self.opts.memory_format).train()
         self.discriminator.to(device, memory_format=self.opts.memory_format).train()
         ids = [device.index] if device.type == "cuda" else None
@@ -102,7 +100,9 @@ class Trainer:
                                cfg.ada_kimg * 1000, cfg.batch_size) if cfg.augment_ops else None
         self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         self.replay = ReplayBuffer(cfg.replay, self.spec.image_shape, device) if cfg.replay else None
-        self.sample_z = fixed_latents(cfg.seed, self.spec.latent_dim).to(device)
+        seeded = torch.Generator().manual_seed(cfg.seed)  # the progress grids' latents: the same in every epoch
+        self.sample_z = torch.randn((SAMPLE_GRID_SIZE, self.spec.latent_dim), generator=seeded).to(device)
+        self.sample_classes = mixed_classes(len(self.sample_z), self.spec.num_classes, device) if cfg.conditional else None
         self.progress = Progress()
         self.stop_signal: int | None = None
         self.postfix: dict[str, str] = {}  # what the progress bar shows after the counts
@@ -162,7 +162,7 @@ class Trainer:
         models = [("", self.generator)] + ([("ema_", self.ema)] if self.ema is not None else [])
         for prefix, model in models:
             with evaluating(model):
-                images = model(self.sample_z).float().cpu().numpy()
+                images = call(model, self.sample_z, self.sample_classes).float().cpu().numpy()
             atomic_write(self.run_dir / SAMPLES / grid_name(prefix=prefix, **when),
                          png_bytes(grid(to_uint8(images, self.spec.pixel_range), ncols=8)))
 
@@ -174,7 +174,7 @@ class Trainer:
             return 0
         metrics = MetricsLog(self.run_dir / METRICS if self.dist.main else None, self.device, self.dist, p.elapsed)
         run_step = StaticStep(self._step, self._draws, self.images, self.spec.pixel_range, self.local_batch,
-                              metrics.sum, capture=self.use_graphs)
+                              metrics.sum, capture=self.use_graphs, labels=self.labels)
         check_image_batch(self.images[:1].float(), self.spec.image_shape, "a real batch")
         bar = progress(total, p.step, unit="step", disable=not self.dist.main)
         pace = Pace(p.step, p.elapsed, budget=cfg.minutes * 60 if cfg.minutes else None)
@@ -270,10 +270,10 @@ class Trainer:
     def _draws(self) -> Draws:
         return draw(self.local_batch, self.spec.latent_dim, self.opts, self.device, self.noise_gen, self.shard)
 
-    def _step(self, real: torch.Tensor, draws: Draws) -> torch.Tensor:
+    def _step(self, real: torch.Tensor, draws: Draws, classes: torch.Tensor | None = None) -> torch.Tensor:
         """The whole per-step computation (what a CUDA graph captures): D step, G step, EMA update."""
         values = train_step(self.nets, self.opt_g, self.opt_d, real, self.spec.latent_dim, self.noise_gen,
-                            self.opts, self.replay, self.shard, draws, self.augment)
+                            self.opts, self.replay, self.shard, draws, self.augment, classes)
         if self.augment is not None:
             self.augment.observe(values[ACC_REAL])
         if self.ema is not None:

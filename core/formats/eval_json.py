@@ -5,7 +5,8 @@ eval.json (format_version 1; files from before the key existed read the same):
      "note", "near_copies" (what the share means),
      "generators": {name: {"fid", "kid", "precision", "recall", "classes_covered", "kl_uniform", ["in_classes"],
                            "near_copy_share", "near_copy_threshold", "class_histogram": [..]}},
-     "reference": {"real_train_vs_test": {...}, "untrained_generator": {...}}}
+     "reference": {"real_train_vs_test": {...}, "untrained_generator": {...}},
+     ["per_class": {generator: {class name: {"fid", "class_agreement"}}] (conditional models)}
 quality_curve.jsonl: one line per kept checkpoint, {"step", "epoch", "time", "fid", …, "fid_ema", …}.
 """
 from __future__ import annotations
@@ -22,9 +23,10 @@ VERSION = 1
 # What the evaluation reports per generator, and which way is better.
 QUALITY_METRICS = ("fid", "kid", "precision", "recall", "classes_covered", "kl_uniform")
 MEMORISATION_METRICS = ("in_classes", "near_copy_share")  # in_classes: runs on some classes of a dataset
-REPORTED = QUALITY_METRICS + MEMORISATION_METRICS
+CONDITIONAL_METRICS = ("class_agreement",)  # a conditional model's images classified as the class asked for
+REPORTED = QUALITY_METRICS + MEMORISATION_METRICS + CONDITIONAL_METRICS
 LOWER_IS_BETTER = {"fid": True, "kid": True, "precision": False, "recall": False, "classes_covered": False,
-                   "kl_uniform": True, "in_classes": False, "near_copy_share": True}
+                   "kl_uniform": True, "in_classes": False, "near_copy_share": True, "class_agreement": False}
 TEXT_FIELDS, NUMBER_FIELDS = ("features", "note", "run", "checkpoint"), ("step", "epoch", "samples")
 
 
@@ -48,7 +50,12 @@ def read(path: Path, root: Path | None = None) -> tuple[dict | None, str | None]
         return None, f"{path.name} has no generators section"
     text = {k: str(report[k])[:300] for k in TEXT_FIELDS if k in report}
     numbers = {k: report[k] for k in NUMBER_FIELDS if finite(report.get(k))}
-    return {**text, **numbers, **sections}, None
+    per_class = report.get("per_class") if isinstance(report.get("per_class"), dict) else {}
+    per_class = {str(g)[:100]: {str(c)[:100]: {k: v for k, v in row.items() if k in ("fid", *CONDITIONAL_METRICS)
+                                               and finite(v)}
+                                for c, row in list(rows.items())[:1000] if isinstance(row, dict)}
+                 for g, rows in per_class.items() if isinstance(rows, dict)}
+    return {**text, **numbers, **sections, **({"per_class": per_class} if per_class else {})}, None
 
 
 def write_curve(run_dir: Path, lines: list[dict]) -> Path:

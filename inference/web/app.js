@@ -17,12 +17,43 @@ ort.env.wasm.wasmPaths = "./";
 const session = await ort.InferenceSession.create(facts.model, { executionProviders: ["wasm"] });
 const inputName = session.inputNames[0];
 const outputName = session.outputNames[0];
+const CLASSES = facts.classes || []; // a class-conditional model's classes (none for an unconditional one)
+const K = CLASSES.length;
 
-// G(z) for n latent vectors: the raw output (floats in the pixel range, or uint8 for 0-255 exports).
-async function run(z, n) {
+// One-hot class rows for n images, as the Python runtime makes them: `pick` null draws each class in turn, a
+// class index draws that class, [a, b] walks straight from class a to class b.
+function classRows(n, pick) {
+  const rows = new Float32Array(n * K);
+  for (let i = 0; i < n; i++) {
+    if (Array.isArray(pick)) {
+      const t = n === 1 ? 0 : i / (n - 1);
+      rows[i * K + pick[0]] += 1 - t;
+      rows[i * K + pick[1]] += t;
+    } else rows[i * K + (pick === null ? i % K : pick)] = 1;
+  }
+  return rows;
+}
+
+// G(z) for n latent vectors (of the one-hot class rows given, for a conditional model): the raw output (floats
+// in the pixel range, or uint8 for 0-255 exports).
+async function run(z, n, classes = null) {
   const feeds = { [inputName]: new ort.Tensor("float32", z, [n, facts.latent_dim]) };
+  if (K) feeds[session.inputNames[1]] = new ort.Tensor("float32", classes || classRows(n, null), [n, K]);
   const out = await session.run(feeds);
   return out[outputName].data;
+}
+
+// The class chosen in a <select> made by classSelect: null for "each class in turn", else the class index.
+function chosenClass(id) {
+  const value = $(id).value;
+  return value === "" ? null : Number(value);
+}
+
+function classSelect(id, mixed, initial) {
+  const select = $(id);
+  select.closest("label").hidden = !K;
+  if (mixed) select.add(new Option("each class in turn", ""));
+  CLASSES.forEach((name, k) => select.add(new Option(name, String(k), k === initial, k === initial)));
 }
 
 function pixel(value) {
@@ -67,13 +98,14 @@ function draw(grid, image, index) {
 
 // Requests start a new generation; an older one still running stops drawing (only the latest answers).
 let generation = 0;
-async function render(canvas, z, count, ncols, status, width) {
+async function render(canvas, z, count, ncols, status, width, classes = null) {
   const mine = ++generation;
   const grid = layout(canvas, count, ncols, width);
   const start = performance.now();
   for (let first = 0; first < count; first += ROW) {
     const n = Math.min(ROW, count - first);
-    const raw = await run(z.subarray(first * facts.latent_dim, (first + n) * facts.latent_dim), n);
+    const raw = await run(z.subarray(first * facts.latent_dim, (first + n) * facts.latent_dim), n,
+                          classes && classes.subarray(first * K, (first + n) * K));
     if (mine !== generation) return null;
     for (let i = 0; i < n; i++) draw(grid, rgba(raw, i), first + i);
   }
@@ -90,7 +122,7 @@ async function sample() {
   const truncation = Number($("truncation").value);
   $("truncation-value").textContent = truncation;
   const ms = await render($("grid"), latents(seed, count, facts.latent_dim, truncation), count,
-                         Math.min(8, count), $("sample-status"));
+                         Math.min(8, count), $("sample-status"), undefined, K ? classRows(count, chosenClass("class")) : null);
   if (ms !== null) {
     perImageMs = ms / count;
     $("download").href = $("grid").toDataURL("image/png");
@@ -121,8 +153,9 @@ async function interpolate() {
   const a = latents(Number($("seed-a").value) || 0, 1, facts.latent_dim);
   const b = latents(Number($("seed-b").value) || 0, 1, facts.latent_dim);
   const z = path(a, b, steps, $("path").value === "slerp");
-  if ((await render($("strip"), z, steps, Math.min(16, steps), $("interpolate-status"))) === null) return;
-  const raw = await run(z, steps);
+  const classes = K ? classRows(steps, [chosenClass("class-a"), chosenClass("class-b")]) : null;
+  if ((await render($("strip"), z, steps, Math.min(16, steps), $("interpolate-status"), undefined, classes)) === null) return;
+  const raw = await run(z, steps, classes);
   const frames = Array.from({ length: steps }, (_, i) => rgba(raw, i));
   const walk = layout($("walk"), 1, 1, 256);
   clearInterval(walkTimer);
@@ -146,7 +179,7 @@ async function moveAlong() {
     directions.vectors.forEach((vec, k) => { v += strengths[k] * vec[i]; });
     z[d + i] = v;
   }
-  await render($("moved"), z, 2, 2, $("directions-status"), 360);
+  await render($("moved"), z, 2, 2, $("directions-status"), 360, K ? classRows(2, chosenClass("base-class")) : null);
 }
 
 function buildSliders() {
@@ -187,10 +220,14 @@ document.querySelectorAll("nav button").forEach((button) => button.addEventListe
   document.querySelectorAll(".view").forEach((v) => { v.hidden = v.id !== button.dataset.view; });
   ({ sample, interpolate, directions: moveAlong, about })[button.dataset.view]?.();
 }));
-for (const id of ["seed", "count", "truncation"]) $(id).addEventListener(id === "truncation" ? "input" : "change", sample);
+for (const id of ["seed", "count", "truncation", "class"]) $(id).addEventListener(id === "truncation" ? "input" : "change", sample);
 $("new-seed").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 2147483647); sample(); });
-for (const id of ["seed-a", "seed-b", "steps", "path"]) $(id).addEventListener("change", interpolate);
-$("base-seed").addEventListener("change", moveAlong);
+for (const id of ["seed-a", "seed-b", "steps", "path", "class-a", "class-b"]) $(id).addEventListener("change", interpolate);
+for (const id of ["base-seed", "base-class"]) $(id).addEventListener("change", moveAlong);
+classSelect("class", true, -1);
+classSelect("class-a", false, 0);
+classSelect("class-b", false, Math.min(1, K - 1));
+classSelect("base-class", false, 0);
 
 $("title").textContent = facts.title;
 $("facts").textContent = facts.line;
@@ -208,8 +245,9 @@ await sample();
 window.workbench = {
   facts,
   latents: (seed, count, truncation = 1) => latents(seed, count, facts.latent_dim, truncation),
-  generate: async (seed, count, truncation = 1) => Array.from(await run(latents(seed, count, facts.latent_dim,
-                                                                                        truncation), count)),
+  // pick: null (each class in turn), a class index, or [a, b] (a walk between classes); ignored when unconditional
+  generate: async (seed, count, truncation = 1, pick = null) => Array.from(await run(
+    latents(seed, count, facts.latent_dim, truncation), count, K ? classRows(count, pick) : null)),
   perImageMs: () => perImageMs,
 };
 document.body.dataset.ready = "true";

@@ -64,9 +64,9 @@ def generations(monkeypatch):
     asked = []
     real_run = OnnxGenerator.run
 
-    def counting(self, z):
+    def counting(self, z, classes=None):
         asked.append(len(z))
-        return real_run(self, z)
+        return real_run(self, z, classes)
 
     monkeypatch.setattr(OnnxGenerator, "run", counting)
     return asked
@@ -365,3 +365,88 @@ def test_the_sidebar_offers_the_web_page_and_the_model_card(runs_root, monkeypat
     installed = all((web.ORT_DIST / name).is_file() for name in web.ORT_FILES)
     assert ("Web page (zip of a static site)" in labels) == installed
     assert installed or any("npm ci --prefix inference/web" in c.value for c in at.sidebar.caption)
+
+
+@pytest.fixture
+def conditional_root(tmp_path, monkeypatch):
+    """A runs folder holding one class-conditional run; every class row ONNX Runtime is given is recorded."""
+    import streamlit as st
+
+    from inference.runtime import OnnxGenerator
+
+    synthetic.run_folder(tmp_path, "cond", conditional=True)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    real_run = OnnxGenerator.run
+    asked = []
+
+    def recording(self, z, classes=None):
+        out = real_run(self, z, classes)
+        asked.append(self.class_rows(len(z), classes).argmax(axis=1))
+        return out
+
+    monkeypatch.setattr(OnnxGenerator, "run", recording)
+    return tmp_path, asked
+
+
+def test_the_class_picker_draws_the_class_asked_for_in_every_view(conditional_root, monkeypatch):
+    root, asked = conditional_root
+    at = app(root, monkeypatch).run()
+    assert not at.exception
+    assert set(np.concatenate(asked)) == set(range(10)), "by default each class in turn"
+    at.selectbox(key="sample_class").set_value("Sneaker").run()
+    assert set(asked[-1]) == {7} and at.image[0].captions[0].startswith("64 images")
+    at.multiselect(key="to_keep").set_value([0]).run()
+    next(b for b in at.button if b.label == "Keep selected").click().run()
+    assert at.session_state["kept"][-1]["class"].argmax() == 7, "a kept image keeps its class"
+    for view, widget, value in [("Interpolate", "class_b", "Bag"), ("Latent arithmetic", "arith_class", "Coat"),
+                                ("Directions", "dir_class", "Dress")]:
+        at.session_state["view"] = view
+        at.run()
+        del asked[:]
+        at.selectbox(key=widget).set_value(value).run()
+        assert not at.exception and asked, view
+        assert synthetic.CLASS_NAMES.index(value) in np.concatenate(asked), view
+    at.session_state["view"] = "Interpolate"
+    at.run()
+    del asked[:]
+    at.selectbox(key="class_a").set_value("Sandal")
+    at.selectbox(key="class_b").set_value("Bag").run()
+    strip = max(asked, key=len)
+    assert strip[0] == 5 and strip[-1] == 8, "the path walks from class A to class B"
+
+
+def test_projection_searches_within_the_chosen_class(conditional_root, monkeypatch):
+    import dashboard.explore_tabs as tabs
+
+    root, asked = conditional_root
+    monkeypatch.setattr(tabs, "PROJECT_SECONDS", 0.2)
+    at = app(root, monkeypatch, view="Project").run()
+    at.radio(key="proj_src").set_value("a test image of this run's data").run()
+    at.selectbox(key="proj_class").set_value("Trouser").run()
+    del asked[:]
+    at.button(key="proj_go").click().run()
+    assert not at.exception and set(np.concatenate(asked)) == {1}
+    assert "test image 0 as Trouser (left) and G's nearest image (right)" in captions(at)
+
+
+def test_an_unconditional_model_offers_no_class_picker(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    assert not at.exception and not [s for s in at.selectbox if s.key == "sample_class"]
+
+
+def test_a_conditional_runs_evaluation_shows_agreement_per_class(tmp_path, monkeypatch):
+    from core.formats import eval_json
+
+    run = synthetic.run_folder(tmp_path, "cond", conditional=True)
+    report = json.loads((run / "eval.json").read_text())
+    report["generators"]["generator"]["class_agreement"] = 0.93
+    report["per_class"] = {"generator": {c: {"fid": 3.0 + i, "class_agreement": 0.9} for i, c in
+                                         enumerate(synthetic.CLASS_NAMES)}}
+    eval_json.write(run, report)
+    at = app(tmp_path, monkeypatch, view="Training").run()
+    assert not at.exception
+    tables = [d.value for d in at.dataframe]
+    assert any("class agreement ↑" in t.columns for t in tables)
+    per_class = next(t for t in tables if "FID within the class ↓" in t.columns)
+    assert per_class.loc["Sneaker", "FID within the class ↓"] == 10.0

@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from core.images import png_bytes
+from inference import runtime
 from inference.generate import main as generate_main
 from tests import synthetic
 
@@ -91,3 +92,43 @@ def test_an_unreadable_image_endpoint_names_the_file_and_the_formats(exported, t
     err = capsys.readouterr().err
     assert f"{tmp_path / 'notes.png'} is not an image file of a format that is read here (PNG, JPEG" in err
     assert "BytesIO" not in err
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory):
+    return synthetic.run_folder(tmp_path_factory.mktemp("runs"), conditional=True)
+
+
+def test_class_picks_what_a_conditional_model_draws(conditional, tmp_path):
+    for name in ("Sneaker", "bag"):
+        assert generate_main([str(conditional), "--class", name, "--seeds", "0-1", "--out", str(tmp_path / name)]) == 0
+    sneaker, bag = ((tmp_path / n / "seed0001.png").read_bytes() for n in ("Sneaker", "bag"))
+    assert sneaker != bag
+    gen = runtime.OnnxGenerator(conditional / "generator.onnx")
+    assert sneaker == png_bytes(gen.images(gen.latents(1, 1), 7)[0])
+    # without --class, seed i of the grid draws class i in turn
+    assert generate_main([str(conditional), "--seeds", "0-1", "--out", str(tmp_path / "mixed")]) == 0
+    assert (tmp_path / "mixed" / "seed0001.png").read_bytes() == png_bytes(gen.images(gen.latents(1, 1), 1)[0])
+
+
+def test_an_interpolation_can_walk_from_one_class_to_another(conditional, tmp_path):
+    assert generate_main([str(conditional), "--interpolate", "3,3", "--class", "Sandal,Sneaker", "--frames", "5",
+                          "--out", str(tmp_path)]) == 0
+    with Image.open(tmp_path / "interpolate_seed3_seed3.gif") as gif:
+        first = np.array(gif.convert("L"))
+        gif.seek(4)
+        last = np.array(gif.convert("L"))
+        frames = gif.n_frames
+    assert frames == 5 and not np.array_equal(first, last)  # the same seed, another class at the end
+
+
+@pytest.mark.parametrize("model, args, message", [
+    ("conditional", ["--class", "Frog"], "no class 'Frog' in generator.onnx; it knows: T-shirt/top, Trouser"),
+    ("conditional", ["--class", "Bag,Coat"], "two classes in --class are for --interpolate"),
+    ("conditional", ["--class", "Bag,Coat,Dress", "--interpolate", "1,2"], "one class name, or two"),
+    ("exported", ["--class", "Bag"], "generator.onnx is not class-conditional"),
+])
+def test_a_wrong_class_is_one_line(request, tmp_path, capsys, model, args, message):
+    code = generate_main([str(request.getfixturevalue(model)), *args, "--seeds", "0", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err

@@ -77,7 +77,7 @@ def test_a_generator_failing_during_projection_is_a_message(exported, monkeypatc
     from inference.runtime import RuntimeErrorForUser
 
     gen = OnnxGenerator(exported / "generator.onnx", device="cpu")
-    monkeypatch.setattr(gen, "run", lambda z: np.full((len(z), 1, 28, 28), np.nan, np.float32))
+    monkeypatch.setattr(gen, "run", lambda z, classes=None: np.full((len(z), 1, 28, 28), np.nan, np.float32))
     with pytest.raises(RuntimeErrorForUser, match="NaN"):
         project(gen, np.zeros((28, 28, 1), np.float32), seconds=0.2)
 
@@ -92,3 +92,14 @@ def test_uploaded_pictures_become_the_models_kind_of_image(exported):
     assert target.shape == (28, 28, 1) and 0.25 < target.mean() < 0.35  # red's luma, resized
     with pytest.raises(BadImage):
         read_target(b"not a picture", gen)
+
+
+def test_a_conditional_model_projects_within_the_class_asked_for(tmp_path):
+    run = synthetic.run_folder(tmp_path, conditional=True, explore=False)
+    gen = OnnxGenerator(run / "generator.onnx")
+    sneaker = gen.class_rows(1, 7)[0]
+    target = gen.images(gen.latents(5, 1), 7)[0].astype(np.float32) / 255.0
+    right = project(gen, target, evaluations=256, class_row=sneaker)
+    wrong = project(gen, target, evaluations=256, class_row=gen.class_rows(1, 0)[0])
+    assert right.distance < wrong.distance / 2
+    assert np.array_equal(right.image, gen.images(right.z[None], 7)[0])  # the image shown is of that class

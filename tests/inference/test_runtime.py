@@ -186,3 +186,47 @@ def test_a_float_graph_whose_metadata_says_uint8_is_refused(tmp_path):
     with pytest.raises(runtime.RuntimeErrorForUser, match="metadata says its output is uint8, but the graph outputs "
                                                           "float"):
         runtime.OnnxGenerator(tmp_path / "m.onnx", device="cpu")
+
+
+def test_a_conditional_model_draws_the_class_it_is_asked_for(tmp_path):
+    path = tmp_path / "g.onnx"
+    path.write_bytes(synthetic.onnx_generator(latent=4, shape=(1, 2, 2), classes=3,
+                                              weight=np.arange(28, dtype=np.float32).reshape(7, 4)))
+    gen = runtime.OnnxGenerator(path)
+    assert gen.class_names == synthetic.CLASS_NAMES[:3] and gen.class_index("trouser") == 1
+    z = np.zeros((3, 4), np.float32)
+    # with z = 0 the image is class row @ W: each class its own picture, the default each class in turn
+    assert np.array_equal(gen.run(z, 2)[0].ravel(), np.arange(24, 28))
+    assert np.array_equal(gen.run(z), gen.run(z, [0, 1, 2]))
+    assert not np.array_equal(gen.run(z, 0), gen.run(z, 1))
+    halfway = gen.run(z[:1], np.array([[0.5, 0.5, 0.0]], np.float32))  # rows as given: between two classes
+    assert np.allclose(halfway, (gen.run(z[:1], 0) + gen.run(z[:1], 1)) / 2)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda gen, z: gen.run(z, 3), "class index [3] is not one of this model's 3 classes (0-2)"),
+    (lambda gen, z: gen.run(z, [0, -1]), "class index [-1] is not one of"),
+    (lambda gen, z: gen.run(z, 0.5), "class indices must be integers"),
+    (lambda gen, z: gen.class_index("Sneaker"), "no class 'Sneaker' in g.onnx; it knows: T-shirt/top, Trouser, Pullover"),
+])
+def test_a_wrong_class_is_one_sentence(tmp_path, call, message):
+    path = tmp_path / "g.onnx"
+    path.write_bytes(synthetic.onnx_generator(latent=4, shape=(1, 2, 2), classes=3))
+    with pytest.raises(runtime.RuntimeErrorForUser) as refused:
+        call(runtime.OnnxGenerator(path), np.zeros((2, 4), np.float32))
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_class_metadata_that_disagrees_with_the_graph_is_refused(tmp_path):
+    path = tmp_path / "g.onnx"
+    path.write_bytes(synthetic.onnx_generator(latent=4, shape=(1, 2, 2), classes=3, meta={"conditional": "false"}))
+    with pytest.raises(runtime.RuntimeErrorForUser, match="must have one input"):
+        runtime.OnnxGenerator(path)
+    path.write_bytes(synthetic.onnx_generator(latent=4, shape=(1, 2, 2), classes=3,
+                                              meta={"class_names": "a,b,c,d"}))
+    with pytest.raises(runtime.RuntimeErrorForUser, match="its metadata names 4 classes"):
+        runtime.OnnxGenerator(path)
+    unconditional = tmp_path / "u.onnx"
+    unconditional.write_bytes(synthetic.onnx_generator(latent=4, shape=(1, 2, 2)))
+    with pytest.raises(runtime.RuntimeErrorForUser, match="is not class-conditional"):
+        runtime.OnnxGenerator(unconditional).class_index("Trouser")

@@ -78,15 +78,20 @@ def test_without_onnx_runtime_web_the_command_says_how_to_install_it(run, tmp_pa
     assert "npm ci --prefix inference/web" in capsys.readouterr().err and not (tmp_path / "site").exists()
 
 
-@pytest.fixture
-def served(run, tmp_path):
-    site = tmp_path / "site"
+def serve(run, site):
+    """The run's page written to `site` and served on localhost: (url, site, server)."""
     web.write(run, site, run / "generator.onnx")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", site
+    return f"http://127.0.0.1:{server.server_address[1]}/", site, server
+
+
+@pytest.fixture
+def served(run, tmp_path):
+    url, site, server = serve(run, tmp_path / "site")
+    yield url, site
     server.shutdown()
 
 
@@ -111,6 +116,7 @@ def test_the_page_in_a_real_browser_offline(served, tmp_path):
         raw = np.array(page.evaluate("workbench.generate(42, 8)"), np.float32)
         gen = OnnxGenerator(site / "generator.onnx")
         assert np.abs(raw - gen.run(gen.latents(42, 8)).ravel()).max() < 1e-4, "the page computes what Python does"
+        assert not page.locator("#class").is_visible(), "no class picker for an unconditional model"
 
         with page.expect_download() as download:
             page.click("#download")
@@ -125,3 +131,37 @@ def test_the_page_in_a_real_browser_offline(served, tmp_path):
                                timeout=30_000)
         assert problems == [] and outside == [], (problems, outside)
         browser.close()
+
+
+@needs_ort
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+def test_a_conditional_page_draws_the_class_picked(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from tests.dashboard.test_browser import CHROMIUM_FLAGS
+
+    run = synthetic.run_folder(tmp_path / "runs", conditional=True)
+    url, site, server = serve(run, tmp_path / "site")
+    assert json.loads((site / "facts.json").read_text())["classes"] == list(synthetic.CLASS_NAMES)
+    gen = OnnxGenerator(site / "generator.onnx")
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+            page = browser.new_page()
+            problems = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(url)
+            page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+            z = gen.latents(42, 4)
+            walk = np.linspace(1, 0, 4)[:, None] * np.eye(10)[5] + np.linspace(0, 1, 4)[:, None] * np.eye(10)[8]
+            for pick, classes in [("null", None), ("7", 7), ("[5, 8]", walk.astype(np.float32))]:
+                raw = np.array(page.evaluate(f"workbench.generate(42, 4, 1, {pick})"), np.float32)
+                assert np.abs(raw - gen.run(z, classes).ravel()).max() < 1e-4, pick
+            before = page.locator("#grid").evaluate("c => c.toDataURL()")
+            assert page.locator("#class").is_visible()
+            page.select_option("#class", label="Sneaker")
+            page.wait_for_function(f"document.querySelector('#grid').toDataURL() !== {json.dumps(before)}",
+                                   timeout=30_000)
+            assert problems == [], problems
+            browser.close()
+    finally:
+        server.shutdown()
