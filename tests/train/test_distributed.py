@@ -4,15 +4,18 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.conftest import ROOT
 from gan import checkpoint
 
 
-def test_two_gloo_processes_match_one_process(tmp_path, fashion_dir):
-    """…with in-training evaluation on: rank 0 alone evaluates and writes (rank 1 used to crash on it)."""
-    common = ["--model", "mlp", "--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "6",
+@pytest.mark.parametrize("extra", [[], ["--conditional"]], ids=["unconditional", "conditional"])
+def test_two_gloo_processes_match_one_process(tmp_path, fashion_dir, extra):
+    """…with in-training evaluation on: rank 0 alone evaluates and writes (rank 1 used to crash on it); a
+    conditional run's classes are drawn for the global batch as its noise is."""
+    common = [*extra, "--model", "mlp", "--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "6",
               "--log-every", "3", "--checkpoint-every", "0", "--out", str(tmp_path), "--eval-every", "3",
               "--eval-samples", "100", "--precision", "fp32"]  # exact arithmetic: bf16 rounds a split batch differently
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
