@@ -34,8 +34,9 @@ def sample_tab(key: ModelKey) -> None:
     classes = rows_for(key, count, wanted)
     images = generate(key, z, preview_columns=min(8, count), classes=classes)
     picture = numbered_grid(images, ncols=min(8, count))
-    st.image(picture, caption=f"{count} images · seed {seed} · truncation {truncation:g} · the number in each "
-                              "corner is what 'Keep images' below asks for")
+    drawn = "" if classes is None else (" · each class in turn" if wanted is None else f" · {gen.class_names[wanted]}")
+    st.image(picture, caption=f"{count} images · seed {seed} · truncation {truncation:g}{drawn} · the number in "
+                              "each corner is what 'Keep images' below asks for")
     plain = grid(images, ncols=min(8, count))
     c1, c2 = st.columns(2)
     c1.download_button("Download grid, enlarged (PNG)", png_bytes(upscale(plain, 1024)), f"samples-seed{seed}.png",

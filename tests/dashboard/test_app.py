@@ -395,7 +395,7 @@ def test_the_class_picker_draws_the_class_asked_for_in_every_view(conditional_ro
     assert not at.exception
     assert set(np.concatenate(asked)) == set(range(10)), "by default each class in turn"
     at.selectbox(key="sample_class").set_value("Sneaker").run()
-    assert set(asked[-1]) == {7} and at.image[0].captions[0].startswith("64 images")
+    assert set(asked[-1]) == {7} and at.image[0].captions[0].startswith("64 images · seed 42 · truncation 1 · Sneaker")
     at.multiselect(key="to_keep").set_value([0]).run()
     next(b for b in at.button if b.label == "Keep selected").click().run()
     assert at.session_state["kept"][-1]["class"].argmax() == 7, "a kept image keeps its class"

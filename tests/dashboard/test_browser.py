@@ -4,6 +4,7 @@ Skipped when Chromium or Playwright is missing. Set DASHBOARD_SCREENSHOTS=DIR to
 screenshot of each view (that is how docs/dashboard-*.png are made), and GAN_DASHBOARD_RUNS=DIR
 (the folder the dashboard itself reads) to show real runs instead of a synthetic one.
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -44,12 +45,9 @@ class Served:
         return self._log.read()
 
 
-@pytest.fixture
-def served_dashboard(tmp_path):
-    root = os.environ.get("GAN_DASHBOARD_RUNS")
-    if not root:
-        root = tmp_path / "runs"
-        synthetic.run_folder(root, "run")
+@contextlib.contextmanager
+def serving(root, tmp_path):
+    """`streamlit run dashboard/app.py` on the runs in `root`, until the block ends."""
     port = free_port()
     log = open(tmp_path / "streamlit.log", "w+")  # a file, not a pipe nobody reads (it would fill and stall)
     server = subprocess.Popen(
@@ -70,6 +68,16 @@ def served_dashboard(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.fixture
+def served_dashboard(tmp_path):
+    root = os.environ.get("GAN_DASHBOARD_RUNS")
+    if not root:
+        root = tmp_path / "runs"
+        synthetic.run_folder(root, "run")
+    with serving(root, tmp_path) as served:
+        yield served
 
 
 def test_tabs_render_images_without_errors(served_dashboard):
@@ -143,5 +151,28 @@ def test_fixed_layouts_in_a_real_browser(served_dashboard):
         grid = panel.locator('[data-testid="stImage"] img').first
         grid.wait_for(timeout=30_000)
         assert grid.evaluate("i => i.naturalWidth") >= 480, "the fixed-seed grid is shown enlarged"
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
+
+
+def test_the_class_picker_in_a_real_browser(tmp_path):
+    """A conditional model: picking a class in Sample redraws the grid as that class, with no exception."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    synthetic.run_folder(tmp_path / "runs", "cond", conditional=True)
+    with serving(tmp_path / "runs", tmp_path) as served, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(served.url, wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)
+        wait_for_rerun(page)
+        panel = page.locator('[role="tabpanel"]:visible')
+        before = panel.locator('[data-testid="stImage"] img').first.get_attribute("src")
+        panel.locator('[data-testid="stSelectbox"]').filter(has_text="Class").click()
+        page.get_by_role("option", name="Sneaker", exact=True).click()
+        wait_for_rerun(page)
+        after = panel.locator('[data-testid="stImage"] img').first
+        after.wait_for(timeout=30_000)
+        assert after.get_attribute("src") != before, "the grid is redrawn for the class picked"
+        assert "truncation 1 · Sneaker ·" in panel.locator('[data-testid="stImageCaption"]').first.inner_text()
         assert page.locator('[data-testid="stException"]').count() == 0
         browser.close()
