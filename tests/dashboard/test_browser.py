@@ -95,6 +95,7 @@ def test_tabs_render_images_without_errors(served_dashboard):
             if tab == "Project":
                 panel.get_by_text("a test image of this run's data").click()
                 panel.get_by_role("button", name="Project").click()
+                panel.get_by_text("G's nearest image (right)").wait_for(timeout=60_000)  # the projection's answer
             if tab != "Training":
                 panel.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
                 loaded = panel.locator('[data-testid="stImage"] img').evaluate_all(
