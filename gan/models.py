@@ -9,6 +9,7 @@ gives the Keras output sizes.
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 from torch import nn
@@ -133,30 +134,22 @@ class ConditionalGenerator(nn.Module):
 
 
 class ProjectionDiscriminator(nn.Module):
-    """A book discriminator with Miyato & Koyama's (2018) class projection: D(x, y) = ψ(φ(x)) + ⟨V y, φ̄(x)⟩,
-    where ψ is D's last Dense layer on its own input φ(x), and φ̄ the features the class is projected on: the
-    last convolution's channels averaged over positions (as SNGAN's projection D pools them), or the last
-    hidden layer of a dense D. Pooling keeps the class term small (V is K × channels, not K × every
-    position), so D cannot out-run G through the class alone (projecting on the flattened map collapsed G
-    within each class: docs/conditional.md)."""
+    """A book discriminator with Miyato & Koyama's (2018) class projection: D(x, y) = ψ(φ(x)) + ⟨V y, φ(x)⟩,
+    where φ is D's body up to its last Dense layer ψ and V a learned class embedding of φ's size."""
 
     def __init__(self, net: nn.Sequential, num_classes: int):
         super().__init__()
-        flat = max((i for i, m in enumerate(net) if isinstance(m, nn.Flatten)), default=None)
-        convs = [m for m in net[:flat] if isinstance(m, nn.Conv2d)] if flat is not None else []
-        self.body = net[:flat] if convs else net[:-1]
-        self.to_head = net[flat:-1] if convs else nn.Identity()
-        self.head = net[-1]
-        width = (convs[-1].out_channels + any(isinstance(m, MinibatchStdDev) for m in net)) if convs \
-            else self.head.in_features
-        self.embed = nn.Linear(num_classes, width, bias=False)
-        nn.init.xavier_uniform_(self.embed.weight)
+        self.body, self.head = net[:-1], net[-1]
+        self.embed = nn.Linear(num_classes, self.head.in_features, bias=False)
+        init = os.environ.get("GAN_PROJ_INIT", "xavier")
+        if init == "zero":
+            nn.init.zeros_(self.embed.weight)
+        else:
+            nn.init.xavier_uniform_(self.embed.weight)
 
     def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         features = self.body(x)
-        pooled = features.mean((2, 3)) if features.ndim == 4 else features
-        projection = (self.embed(onehot.to(pooled.dtype)) * pooled).sum(1, keepdim=True)
-        return self.head(self.to_head(features)) + projection
+        return self.head(features) + (self.embed(onehot.to(features.dtype)) * features).sum(1, keepdim=True)
 
 
 def call(module: nn.Module, x: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
