@@ -9,7 +9,6 @@ gives the Keras output sizes.
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
 from torch import nn
@@ -141,11 +140,7 @@ class ProjectionDiscriminator(nn.Module):
         super().__init__()
         self.body, self.head = net[:-1], net[-1]
         self.embed = nn.Linear(num_classes, self.head.in_features, bias=False)
-        init = os.environ.get("GAN_PROJ_INIT", "xavier")
-        if init == "zero":
-            nn.init.zeros_(self.embed.weight)
-        else:
-            nn.init.xavier_uniform_(self.embed.weight)
+        nn.init.xavier_uniform_(self.embed.weight)
 
     def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         features = self.body(x)

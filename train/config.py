@@ -140,7 +140,8 @@ class TrainConfig:
     optimizer: str | None = _f(None, f"rmsprop (Keras defaults) or adam (betas {ADAM_BETAS}) (book: rmsprop, "
                                "modern: adam)", choices=tuple(OPTIMIZERS))
     spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (off in both recipes: it slowed "
-                                   "the frog GAN down, docs/modern-recipe.md)",
+                                   "the frog GAN down, docs/modern-recipe.md; on for --conditional --recipe modern, "
+                                   "whose projection D needs it, docs/conditional.md)",
                                    choices=("on", "off"))
     augment: str | None = _f(None, f"differentiable augmentations of every image D sees: a comma list of "
                              f"{', '.join(OPERATIONS)}, or none (book: none, modern: all three)", _policy)
@@ -161,6 +162,8 @@ class TrainConfig:
 
         def pick(name: str, book_value):
             value = getattr(self, name)
+            if value is None and name == "spectral_norm" and self.conditional and self.recipe == "modern":
+                return "on"  # a projection D without it oscillates between class assignments: docs/conditional.md
             return value if value is not None else recipe.get(name, book_value)
 
         quick_look = self.is_quick_look

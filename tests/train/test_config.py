@@ -82,6 +82,10 @@ def test_recipes_fill_their_parts_and_single_flags_override_them():
     assert (modern.lr_d, modern.lr_g) == (1e-3, 1e-3)  # the DCGAN's book rates
     mixed = TrainConfig(recipe="modern", loss="bce", augment="none", spectral_norm="on").resolved()
     assert (mixed.loss, mixed.augment_ops, mixed.spectral_norm) == ("bce", (), "on")
+    conditional = TrainConfig(recipe="modern", conditional=True)
+    assert conditional.resolved().spectral_norm == "on", "a conditional modern run's projection D is normalised"
+    assert dataclasses.replace(conditional, spectral_norm="off").resolved().spectral_norm == "off"
+    assert TrainConfig(conditional=True).resolved().spectral_norm == "off", "the book recipe stays the book's"
 
 
 def test_bad_augmentation_policy_is_refused_in_one_line(capsys):
