@@ -29,7 +29,7 @@ from torch import nn
 
 from core.formats.explore_npz import ExploreData
 from core.spec import ModelSpec
-from gan.models import CLASS_EMBEDDING, ConditionalGenerator, mixed_classes
+from gan.models import ConditionalGenerator, mixed_classes
 from inference.latent_space import fit_encoder
 from evaluation.quality import to_unit
 
@@ -207,7 +207,7 @@ def unsupervised(generator: nn.Module, spec: ModelSpec) -> tuple[torch.Tensor, s
     conditional G, SeFa on the z columns of its first layer (the class code's columns left out)."""
     if isinstance(generator, MixedClasses):
         first = generator.generator.net
-        folded, names = fold_affine_prefix(first, spec.latent_dim + CLASS_EMBEDDING)
+        folded, names = fold_affine_prefix(first, spec.latent_dim + spec.num_classes)
         weight = (folded if names else first)[0].weight.detach()[:, :spec.latent_dim]
         return sefa(weight, DIRECTIONS)[0], "sefa"
     folded, names = fold_affine_prefix(generator, spec.latent_dim)

@@ -20,7 +20,7 @@ from torch import nn
 
 from core.errors import UserError
 from core.spec import ModelSpec
-from gan.models import CLASS_EMBEDDING, ConditionalGenerator, call, evaluating, mixed_classes
+from gan.models import ConditionalGenerator, call, evaluating, mixed_classes
 
 from .fold import fold_affine_prefix
 from inference.runtime import latents
@@ -86,7 +86,7 @@ def _rewritten(generator: nn.Module, spec: ModelSpec, options: ExportOptions) ->
     folded and rewritten, its class code kept as is."""
     if isinstance(generator, ConditionalGenerator):
         net, folded = _rewritten(generator.net, dataclasses.replace(spec, conditional=False, class_names=(),
-                                                                    latent_dim=spec.latent_dim + CLASS_EMBEDDING),
+                                                                    latent_dim=spec.latent_dim + spec.num_classes),
                                  options)
         conditioned = copy.deepcopy(generator)
         conditioned.net = net

@@ -115,21 +115,18 @@ def frog_gan(latent_dim: int = 32, minibatch_std: bool = False, leaky_slope: flo
 
 
 _BUILDERS = {"mlp": mlp_gan, "dcgan": dcgan, "frog": frog_gan}
-CLASS_EMBEDDING = 32  # size of the class code a conditional G reads beside z
-
-
 class ConditionalGenerator(nn.Module):
-    """A book generator that also reads a class: its first layer takes [z, E·onehot(y)] (Mirza & Osindero
-    2014). The class arrives as a one-hot row (so two classes can be mixed), its code E is learned."""
+    """A book generator that also reads a class: its first layer takes [z, onehot(y)] (Mirza & Osindero 2014).
+    The one-hot row feeds that layer directly: a learned class code in between would only add a direction the
+    optimiser drifts along freely (code and layer can rotate together), which G's EMA averages into blur
+    (docs/conditional.md). A row can mix two classes, to walk between them."""
 
-    def __init__(self, net: nn.Sequential, num_classes: int, embedding: int = CLASS_EMBEDDING):
+    def __init__(self, net: nn.Sequential, num_classes: int):
         super().__init__()
-        self.net = net
-        self.embed = nn.Linear(num_classes, embedding, bias=False)
-        nn.init.normal_(self.embed.weight)
+        self.net, self.num_classes = net, num_classes
 
     def forward(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([z, self.embed(onehot.to(z.dtype))], dim=1))
+        return self.net(torch.cat([z, onehot.to(z.dtype)], dim=1))
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -169,7 +166,7 @@ def build(name: str, minibatch_std: bool = False, leaky_slope: float | None = No
         raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
     latent = latent_dim or preset.latent_dim
-    kwargs = {"latent_dim": latent + (CLASS_EMBEDDING if num_classes else 0), "minibatch_std": minibatch_std}
+    kwargs = {"latent_dim": latent + num_classes, "minibatch_std": minibatch_std}
     if name == "frog":
         kwargs["leaky_slope"] = preset.leaky_slope if leaky_slope is None else leaky_slope
     generator, discriminator = _BUILDERS[name](**kwargs)

@@ -26,10 +26,10 @@ def test_the_class_changes_what_g_draws_and_what_d_judges(name):
     generator, discriminator = build(name, num_classes=10)
     assert isinstance(generator, ConditionalGenerator) and isinstance(discriminator, ProjectionDiscriminator)
     plain_g, plain_d = build(name)
-    # what the conditional variant adds: a 32-wide class code read by G's first layer, D's projection of the class
+    # what the conditional variant adds: G's first layer reads the one-hot class too, D projects the class
     first = next(m for m in plain_g.modules() if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)))
     per_input = first.weight.numel() // first.in_features if isinstance(first, torch.nn.Linear) else None
-    assert count(generator) - count(plain_g) == 10 * 32 + 32 * per_input
+    assert count(generator) - count(plain_g) == 10 * per_input
     assert count(discriminator) - count(plain_d) == 10 * discriminator.head.in_features
     generator.eval()
     z = torch.randn(2, PRESETS[name].latent_dim)
@@ -58,7 +58,7 @@ def conditional_run(tmp_path_factory, fashion_dir):
 def test_a_conditional_run_resumes_bit_identically(conditional_run):
     a, b = (checkpoint.load(conditional_run / name / "last.pt") for name in ("straight", "split"))
     assert a["model"]["conditional"] and len(a["model"]["class_names"]) == 10
-    assert "embed.weight" in a["generator"] and "embed.weight" in a["discriminator"]
+    assert "embed.weight" in a["discriminator"] and a["generator"]["net.0.weight"].shape[1] == 100 + 10
     for part in ("generator", "discriminator", "generator_ema"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
