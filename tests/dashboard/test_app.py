@@ -450,3 +450,12 @@ def test_a_conditional_runs_evaluation_shows_agreement_per_class(tmp_path, monke
     assert any("class agreement ↑" in t.columns for t in tables)
     per_class = next(t for t in tables if "FID within the class ↓" in t.columns)
     assert per_class.loc["Sneaker", "FID within the class ↓"] == 10.0
+
+
+def test_the_projects_streamlit_config_turns_off_what_the_dashboard_does_not_use():
+    """Read from the project's folder (as README and quickstart.sh start it): no file watcher, and no "magic",
+    whose ast.parse on every rerun can race the warm-up thread's imports in CPython 3.11."""
+    done = subprocess.run([sys.executable, "-c", "import streamlit.config as c; "
+                           "print(c.get_option('runner.magicEnabled'), c.get_option('server.fileWatcherType'))"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "none"], done.stderr[-500:]
