@@ -110,6 +110,5 @@ def best_exported(run: Path) -> Path | None:
     found = exported_generators(run)
     if not found:
         return None
-    report, _ = eval_json.read(run / eval_json.EVAL, run)
-    fid = {kind: row["fid"] for kind, row in (report or {}).get("generators", {}).items() if "fid" in row}
+    fid = eval_json.fids(eval_json.read(run / eval_json.EVAL, run)[0])
     return found[min(found, key=lambda kind: (fid.get(kind, float("inf")), kind != "generator_ema"))]

@@ -59,9 +59,14 @@ def listed(root: Path) -> Listing:
 
 def shipped_order(run: Run) -> tuple:
     """The shipped generators by preset (the default DCGAN first), the best of each (lowest FID) first."""
-    report, _ = eval_json.read(run.eval_path, run.root)
-    fids = [row["fid"] for row in (report or {}).get("generators", {}).values() if "fid" in row]
+    fids = eval_json.fids(eval_json.read(run.eval_path, run.root)[0]).values()
     return (run.preset != "dcgan", run.preset, min(fids, default=float("inf")))
+
+
+@st.cache_resource(ttl=LISTING_SECONDS, max_entries=4, show_spinner=False)
+def shipped(root: str, mtime: float) -> list[Run]:
+    """The shipped runs in the sidebar's order, their eval.json files read once per listing, not every rerun."""
+    return sorted(listing(root, mtime).runs, key=shipped_order)
 
 
 def all_runs() -> tuple[list[tuple[str, Run]], dict[str, str]]:
@@ -70,9 +75,9 @@ def all_runs() -> tuple[list[tuple[str, Run]], dict[str, str]]:
     mine = listed(runs_root())
     runs, skipped = [(run.name, run) for run in mine.runs], dict(mine.skipped)
     if PRETRAINED is not None and PRETRAINED.is_dir() and PRETRAINED.resolve() != runs_root().resolve():
-        shipped = listed(PRETRAINED)
-        runs += [(f"pretrained/{run.name}", run) for run in sorted(shipped.runs, key=shipped_order)]
-        skipped.update({f"pretrained/{k}": v for k, v in shipped.skipped.items()})
+        mtime = PRETRAINED.stat().st_mtime
+        runs += [(f"pretrained/{run.name}", run) for run in shipped(str(PRETRAINED), mtime)]
+        skipped.update({f"pretrained/{k}": v for k, v in listing(str(PRETRAINED), mtime).skipped.items()})
     return runs, skipped
 
 

@@ -60,7 +60,8 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
     records, _, _ = read_metrics(run / METRICS, run)
     trained_s = max((r["time"] for r in records if isinstance(r.get("time"), (int, float))), default=None)
     step = first.get("step")
-    conditional = str(first.get("conditional", "false")).lower() == "true"
+    classes = first.get("num_classes", 0)  # a conditional model's classes (0: unconditional)
+    conditional = classes > 0
     front = _front_matter(run.name, preset_name, hub_id, data_name, report, conditional)
     title = f"# {run.name}: {preset.source if preset else preset_name}"
     lines = [front, MARKER, title, ""]
@@ -91,8 +92,8 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
               f"session = ort.InferenceSession(\"{next(iter(models.values())).name if models else 'generator.onnx'}\")",
               f"z = np.random.default_rng(0).standard_normal((16, {first.get('latent_dim', 'LATENT')}))"
               ".astype(np.float32)",
-              *([f"classes = np.eye({len(first.get('class_names', '').split(','))}, dtype=np.float32)[np.arange(16) % "
-                 f"{len(first.get('class_names', '').split(','))}]  # one-hot rows: each class in turn",
+              *([f"classes = np.eye({classes}, dtype=np.float32)[np.arange(16) % {classes}]  # one-hot rows: "
+                 "each class in turn",
                  "images = session.run(None, {\"z\": z, \"class\": classes})[0]  # (16, C, H, W), in the pixel "
                  "range below"] if conditional else
                 ["images = session.run(None, {\"z\": z})[0]  # (16, C, H, W), in the pixel range below"]), "```", "",
@@ -108,7 +109,8 @@ def _metadata(raw: bytes, name: str) -> dict:
         info = inspect_model(parse_model(raw, name), name)
     except RuntimeErrorForUser:
         return {}
-    return {**info.metadata, "latent_dim": info.spec.latent_dim, "pixel_range": list(info.spec.pixel_range)}
+    return {**info.metadata, "latent_dim": info.spec.latent_dim, "pixel_range": list(info.spec.pixel_range),
+            "num_classes": info.spec.num_classes}
 
 
 def _precision(meta: dict) -> str:

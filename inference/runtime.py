@@ -288,10 +288,11 @@ class OnnxGenerator:
                 raise ValueError(f"class rows must have shape ({count}, {k}), got {classes.shape}")
             return classes.astype(np.float32)
         indices = np.broadcast_to(classes, (count,))
-        if not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= k).any():
-            raise RuntimeErrorForUser(f"class index {indices[(indices < 0) | (indices >= k)][:1]} is not one of this "
-                                      f"model's {k} classes (0-{k - 1})" if np.issubdtype(indices.dtype, np.integer)
-                                      else f"class indices must be integers, got {indices.dtype}")
+        if not np.issubdtype(indices.dtype, np.integer):
+            raise RuntimeErrorForUser(f"class indices must be integers, got {indices.dtype}")
+        wrong = indices[(indices < 0) | (indices >= k)]
+        if len(wrong):
+            raise RuntimeErrorForUser(f"class index {wrong[:1]} is not one of this model's {k} classes (0-{k - 1})")
         return np.eye(k, dtype=np.float32)[indices]
 
     def run(self, z: np.ndarray, classes=None) -> np.ndarray:

@@ -122,7 +122,7 @@ class TrainConfig:
                      "batch D sees comes from it (0 = off)", COUNT)
     minibatch_std: bool = _f(False, "add a minibatch standard-deviation layer to D (minibatch discrimination)", FLAG)
     conditional: bool = _f(False, "class-conditional: G draws the class it is given, D judges image and class "
-                           "together (a class code beside z in G's first layer, a projection discriminator); "
+                           "together (the one-hot class beside z in G's first layer, a projection discriminator); "
                            "trains on every class of the dataset unless --classes names some", FLAG)
     ema: float = _f(0.999, "also keep an exponential moving average of G's weights with this decay (warmed up: "
                     "min(decay, (1+step)/(10+step))), exported beside G as generator_ema.onnx; it never feeds back "
@@ -141,7 +141,7 @@ class TrainConfig:
                                "modern: adam)", choices=tuple(OPTIMIZERS))
     spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (off in both recipes: it slowed "
                                    "the frog GAN down, docs/modern-recipe.md; on for --conditional --recipe modern, "
-                                   "whose projection D needs it, docs/conditional.md)",
+                                   "as projection discriminators are usually trained, docs/conditional.md)",
                                    choices=("on", "off"))
     augment: str | None = _f(None, f"differentiable augmentations of every image D sees: a comma list of "
                              f"{', '.join(OPERATIONS)}, or none (book: none, modern: all three)", _policy)
@@ -163,7 +163,7 @@ class TrainConfig:
         def pick(name: str, book_value):
             value = getattr(self, name)
             if value is None and name == "spectral_norm" and self.conditional and self.recipe == "modern":
-                return "on"  # a projection D without it oscillates between class assignments: docs/conditional.md
+                return "on"  # as SNGAN/BigGAN train projection Ds; the shipped conditional run had it (docs/conditional.md)
             return value if value is not None else recipe.get(name, book_value)
 
         quick_look = self.is_quick_look

@@ -58,6 +58,11 @@ def read(path: Path, root: Path | None = None) -> tuple[dict | None, str | None]
     return {**text, **numbers, **sections, **({"per_class": per_class} if per_class else {})}, None
 
 
+def fids(report: dict | None) -> dict[str, float]:
+    """Each generator's FID in a report read by `read`, where it was measured: how the best one is chosen."""
+    return {kind: row["fid"] for kind, row in (report or {}).get("generators", {}).items() if "fid" in row}
+
+
 def write_curve(run_dir: Path, lines: list[dict]) -> Path:
     path = Path(run_dir) / CURVE
     atomic_write(path, "".join(json.dumps(line) + "\n" for line in lines).encode())
