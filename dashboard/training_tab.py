@@ -12,8 +12,9 @@ from core.files import UnsafeFile, read_bounded
 from core.images import BadImage, decode, gif_bytes, upscale
 from core.formats import eval_json
 from core.formats.eval_json import LOWER_IS_BETTER, REPORTED
-from core.formats.metrics_jsonl import TRAINING_FIELDS, MetricsReader
+from core.formats.metrics_jsonl import TRAINING_FIELDS
 from core.runs import MAX_GRID_BYTES, Run
+from dashboard.ui import metrics_reader
 
 BASE_METRICS = set(TRAINING_FIELDS)
 PLOT_POINTS = 1500  # per series: more than a chart's width in pixels
@@ -35,15 +36,9 @@ def smoothed(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return frame.ewm(alpha=1 - alpha).mean() if alpha > 0 else frame
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _reader(path: str, root: str) -> MetricsReader:
-    """One incremental reader per metrics file: each rerun parses only what training appended since."""
-    return MetricsReader(Path(path), Path(root))
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def _frame(path: str, root: str, offset: int, steps_per_epoch: int | None) -> pd.DataFrame | None:
-    records = _reader(path, root).records
+    records = metrics_reader(path, root).records
     if not records:
         return None
     # loss and evaluation records of the same step are merged (last non-empty value per column)
@@ -57,7 +52,7 @@ def _frame(path: str, root: str, offset: int, steps_per_epoch: int | None) -> pd
 
 
 def metrics_frame(run: Run) -> pd.DataFrame | None:
-    reader = _reader(str(run.metrics_path), str(run.root)).update()
+    reader = metrics_reader(str(run.metrics_path), str(run.root)).update()
     if reader.problem:
         st.warning(f"{run.name}: {reader.problem}")
     if reader.bad:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
+from core.formats.metrics_jsonl import MetricsReader
 from core.images import gif_bytes, grid, upscale
 from inference.runtime import OnnxClassifier, OnnxGenerator, RuntimeErrorForUser
 
@@ -100,6 +101,12 @@ def classifier_for(gen: OnnxGenerator) -> OnnxClassifier | None:
     names = {n.lower() for n in found.class_names}
     trained_on = gen.info.spec.class_names
     return found if not trained_on or all(n.lower() in names for n in trained_on) else None
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def metrics_reader(path: str, root: str) -> MetricsReader:
+    """One incremental reader per metrics file: each rerun parses only what training appended since."""
+    return MetricsReader(Path(path), Path(root))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

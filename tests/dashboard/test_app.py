@@ -49,7 +49,7 @@ def captions(at) -> list[str]:
 
 def chart_frames(at):
     return [pa.ipc.open_stream(io.BytesIO(c.proto.datasets[0].data.data)).read_all().to_pandas()
-            for c in at.get("vega_lite_chart")]
+            for c in at.main.get("vega_lite_chart")]
 
 
 @pytest.fixture
@@ -112,6 +112,14 @@ def test_only_the_open_view_generates_and_nothing_is_generated_twice(runs_root, 
     at.session_state["view"] = "Sample"
     at.run()  # back to a grid seen before: from the cache
     assert sum(generations) == asked, "a view shown before, with the same inputs, is not generated again"
+
+
+def test_the_sidebar_shows_the_open_runs_glance(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch).run()
+    assert not at.exception
+    specs = [json.loads(c.proto.spec) for c in at.sidebar.get("vega_lite_chart")]
+    assert len(specs) == 1 and specs[0]["title"]["text"].split()[0] in ("FID", "Losses")
+    assert not at.main.get("vega_lite_chart"), "the Sample view draws no chart of its own"
 
 
 def test_default_sizes_follow_the_models_measured_cost(runs_root, monkeypatch):
@@ -352,7 +360,7 @@ def test_modern_run_shows_its_augmentation_probability_and_hinge_loss(runs_root,
     assert any("modern recipe" in c.value for c in at.sidebar.caption)
     probability = next(f for f in chart_frames(at) if set(f["series"]) == {"augmentation probability p"})
     assert probability.sort_values("step")["value"].tolist() == pytest.approx([0.1 * i for i in range(len(records))])
-    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    specs = [json.loads(c.proto.spec) for c in at.main.get("vega_lite_chart")]
     assert "hinge loss" in json.dumps(specs[0]) and "binary cross-entropy" not in json.dumps(specs[0])
 
 
