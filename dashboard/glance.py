@@ -1,10 +1,10 @@
 """The sidebar's glance at the open run's training: its quick FID over training where it was measured, else its
 G and D losses.
 
-It is drawn after the open view, so it never delays that view's images, and it needs neither pandas nor altair
-(a Vega-Lite spec with its data inline). Showing a chart on the first page also means the browser has loaded
-Streamlit's chart library before the Training view is opened, which makes opening it about 0.4 s faster
-(docs/performance.md).
+It is drawn after the open view, so it never delays that view's images, and as a plain Vega-Lite spec it needs
+no altair (Streamlit still converts its rows with pandas and pyarrow, which the warm-up thread is importing
+by then). Showing a chart on the first page also means the browser has loaded Streamlit's chart library
+before the Training view is opened, which makes opening that view nearly a second faster (docs/performance.md).
 """
 from __future__ import annotations
 
