@@ -5,7 +5,7 @@
 For one run it measures: the time from the browser's navigation to the page (the server up, the browser
 open, as a user's is) to the first generated image (page ready), and the browser's own start beside it; the median over `--clicks` clicks on "New seed" of the time until the new grid is
 shown; the time to switch to another view and back; and the time the Training view takes to draw its
-first chart from a metrics.jsonl of 100,000 lines (a copy of the run with that file). Needs Chromium and Playwright
+first chart from a metrics.jsonl of 100,000 lines (a copy of the run with that file; median over --repeats fresh pages). Needs Chromium and Playwright
 (`apt-get install chromium`; playwright is in requirements-dev.txt). Prints the CPU with every figure.
 """
 from __future__ import annotations
@@ -146,6 +146,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", default=str(ROOT / "pretrained"))
     parser.add_argument("--run", default="dcgan-book-50ep")
     parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5, help="fresh pages that open the Training view")
     args = parser.parse_args(argv)
     root = Path(args.runs)
     print(f"machine: {cpu().describe()}; run {args.run}", flush=True)
@@ -153,7 +154,9 @@ def main(argv=None) -> int:
         print(f"  {name:48} {value:10.2f}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         long_metrics_copy(root, args.run, Path(folder))
-        print(f"  {'Training view, 100,000 metric lines (s)':48} {training_view(Path(folder), args.run):10.2f}")
+        times = [training_view(Path(folder), args.run) for _ in range(args.repeats)]
+        print(f"  {f'Training view, 100,000 metric lines, median of {args.repeats} (s)':48} "
+              f"{statistics.median(times):10.2f}  (each: {', '.join(f'{t:.2f}' for t in times)})")
     return 0
 
 
