@@ -3,10 +3,12 @@
     python -m benchmarks.dashboard_latency [--runs pretrained] [--run dcgan-book-50ep] [--clicks 20]
 
 For one run it measures: the time from the browser's navigation to the page (the server up, the browser
-open, as a user's is) to the first generated image (page ready), and the browser's own start beside it; the median over `--clicks` clicks on "New seed" of the time until the new grid is
-shown; the time to switch to another view and back; and the time the Training view takes to draw its
-first chart from a metrics.jsonl of 100,000 lines (a copy of the run with that file; median over --repeats fresh pages). Needs Chromium and Playwright
-(`apt-get install chromium`; playwright is in requirements-dev.txt). Prints the CPU with every figure.
+open, as a user's is) to the first generated image (page ready), and the browser's own start beside it;
+the median over `--clicks` clicks on "New seed" of the time until the new grid is shown; the time to
+switch to another view and back; and the time the Training view takes to draw its first chart from a
+metrics.jsonl of 100,000 lines (a copy of the run with that file; median over --repeats fresh pages).
+Needs Chromium and Playwright (`apt-get install chromium`; playwright is in requirements-dev.txt). Prints
+the CPU with every figure.
 """
 from __future__ import annotations
 
