@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import streamlit as st
 
 from core.formats.metrics_jsonl import MetricsReader
 from core.runs import Run
