@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-
 from core.formats.metrics_jsonl import MetricsReader
 from core.runs import Run
 from dashboard.ui import metrics_reader
