@@ -45,7 +45,7 @@ def _policy(text: str) -> str:
 # Fields a resumed run may change (they set how long, how often and how fast, not what is trained).
 SCHEDULE_FIELDS = ("epochs", "max_steps", "minutes", "sample_every", "checkpoint_every", "keep_checkpoints",
                    "log_every", "device", "data_dir", "eval_every", "eval_samples", "cuda_graphs",
-                   "precision", "channels_last", "collective_timeout")
+                   "precision", "channels_last", "collective_timeout", "threads")
 
 
 def _bounded(kind: type, ok: Callable, rule: str) -> Callable[[str], object]:
@@ -103,6 +103,10 @@ class TrainConfig:
     channels_last: bool | None = _f(None, "convolution activations in channels-last memory layout (default: on for "
                              "frog, whose step it makes 1.3x faster, off elsewhere; --no-channels-last turns it off; "
                              "see docs/performance.md)", FLAG)
+    threads: int = _f(0, "torch threads on the CPU: 0 starts with torch's own count (one per core, or "
+                      "$OMP_NUM_THREADS) and every few minutes times a few steps with half as many, keeping the "
+                      "faster, so that a run beside another busy program does not wait on a taken core "
+                      "(docs/performance.md); N fixes the count (then repeated runs compute exactly the same)", COUNT)
     max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs", COUNT)
     minutes: float | None = _f(None, "stop after this many minutes of training in total, saving the run so "
                                "--resume can continue it (0 = no limit)", NON_NEGATIVE_FLOAT)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from core.errors import ArgumentParser, UserError, cli_entry, run_main
 from core.lock import RunLock
 from core.machine import cpu
@@ -51,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     quick_look = not resume and cfg.is_quick_look
     cfg = resume.cfg if resume else cfg.resolved()
     dist = Dist.from_env(cfg.device, cfg.collective_timeout)
-    lock = None
+    lock, threads_before = None, torch.get_num_threads()  # put back after: tests and notebooks train in-process
     try:
         device = pick_device(dist.device(cfg.device))
+        if cfg.threads and device.type == "cpu":
+            torch.set_num_threads(cfg.threads)
         run_dir = resume.run_dir if resume else dist.broadcast(run_folder.planned_run_dir(cfg) if dist.main else None)
         trainer = Trainer(cfg, run_dir, device, resume.state if resume else None, dist)
         if dist.main:  # every check has passed: from here on the run folder may change
@@ -74,13 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if lock is not None:
             lock.release()
+        torch.set_num_threads(threads_before)
         dist.close()
 
 
 def _device_words(device) -> str:
     if device.type == "cpu":
-        import torch
-
         return f"the CPU ({cpu().describe()}; {torch.get_num_threads()} torch threads)"
     return str(device)
 

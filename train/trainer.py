@@ -33,6 +33,7 @@ from .config import TrainConfig
 from .distributed import Dist
 from .fast import StaticStep
 from .metrics_log import MetricsLog
+from .threads import ThreadTuner
 from .step import (OPTIMIZERS, Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, ema_warmup_decay, train_step,
                    update_ema)
 
@@ -178,6 +179,7 @@ class Trainer:
         check_image_batch(self.images[:1].float(), self.spec.image_shape, "a real batch")
         bar = progress(total, p.step, unit="step", disable=not self.dist.main)
         pace = Pace(p.step, p.elapsed, budget=cfg.minutes * 60 if cfg.minutes else None)
+        tuner = self._thread_tuner(bar)
         previous_handlers = self._install_signal_handlers()
         order, order_epoch, said_pace, done, stop, time_up = None, -1, False, False, None, False
         try:
@@ -193,8 +195,11 @@ class Trainer:
                 if self.augment is not None:
                     self.augment.adapt(p.step + 1, self.dist.world, self.dist.sum_)
                 metrics.count += 1
-                p.step, p.elapsed = p.step + 1, p.elapsed + time.perf_counter() - started
+                seconds = time.perf_counter() - started
+                p.step, p.elapsed = p.step + 1, p.elapsed + seconds
                 bar.update(1)
+                if tuner is not None:
+                    tuner.observe(seconds)
 
                 # maintenance: every decision between two steps, made here once
                 at = lambda every: bool(every) and p.step % every == 0  # noqa: E731
@@ -232,6 +237,21 @@ class Trainer:
         if self.dist.main:
             print(reports.ending(self, stop, time_up))
         return 128 + stop if stop is not None else 0
+
+    def _thread_tuner(self, bar) -> ThreadTuner | None:
+        """Under --threads 0 on the CPU (one process), the thread count follows what is measured fastest now
+        (train/threads.py); each change is said on the progress bar."""
+        if self.cfg.threads or self.device.type != "cpu" or self.dist.enabled or torch.get_num_threads() < 2:
+            return None
+
+        def decided(before: int, after: int) -> None:
+            if after < before:
+                bar.write(f"step {self.progress.step}: {after} torch thread(s) measured faster than {before} now "
+                          "(another program is busy on this machine?); --threads N fixes the count")
+            else:
+                bar.write(f"step {self.progress.step}: back to {after} torch threads (measured faster again)")
+
+        return ThreadTuner(torch.get_num_threads(), torch.set_num_threads, decided)
 
     def _stop_now(self, at_log: bool) -> tuple[int | None, bool]:
         """(the signal to stop on, whether --minutes is used up): under DDP all ranks decide together, at log

@@ -158,3 +158,24 @@ def test_a_time_budget_stops_saves_and_resumes_with_a_new_length(tmp_path, fashi
     assert main(["--resume", str(run), "--epochs", "1"]) == 0  # the new length replaces the budget
     state = checkpoint.load(run / "last.pt")
     assert state["step"] == 16 and state["config"]["minutes"] == 0.0
+
+
+def test_threads_fixed_or_tuned_and_put_back(tmp_path, fashion_dir, monkeypatch, capsys):
+    """--threads 1 trains on one thread; --threads 0 probes (made to probe at once here) and trains on; both
+    leave the process's thread count as it was."""
+    from train import threads
+
+    before = torch.get_num_threads()
+    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--out", str(tmp_path), "--checkpoint-every", "0"]
+    assert main(common + ["--name", "one", "--max-steps", "3", "--threads", "1"]) == 0
+    assert "; 1 torch threads)" in capsys.readouterr().out and torch.get_num_threads() == before
+    if before < 2:
+        pytest.skip("the tuner needs two threads to choose from (this process has one)")
+    probes = []
+    monkeypatch.setattr(threads, "PROBE_AFTER_S", 0.0)
+    monkeypatch.setattr(threads, "PROBE_EVERY_S", 0.0)
+    monkeypatch.setattr(threads.ThreadTuner, "_switch", lambda self, n, switch=threads.ThreadTuner._switch:
+                        (probes.append(n), switch(self, n)))
+    assert main(common + ["--name", "tuned", "--max-steps", "40"]) == 0
+    assert 1 in probes, "the tuner timed one thread"
+    assert torch.get_num_threads() == before
