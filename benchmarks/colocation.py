@@ -1,16 +1,17 @@
 """Training where users run it: beside the dashboard and beside other programs, side by side in one run.
 
-    python -m benchmarks.colocation [--seconds 15] [--rounds 3] [--variants ours,defaults]
+    python -m benchmarks.colocation [--seconds 15] [--rounds 3] [--variants ours,fixed,defaults] [--precision bf16]
 
 For each variant it measures, each in separate processes started by this one:
-  1. training images/s alone (the trainer's step: the book DCGAN, batch 32, fp32, on random pixels);
+  1. training images/s alone (the trainer's step: the book DCGAN, batch 32, --precision, on random pixels);
   2. the same beside the dashboard's generation loop (a process making a 64-image DCGAN grid with
      ONNX Runtime every 50 ms);
   3. the same beside one busy single-threaded process;
   4. the dashboard's 64-image grid latency alone (median), and
   5. beside a training run.
 Variants: `ours` is what the product does (ONNX Runtime's threads never spin, `inference/runtime.py`;
-training's OpenMP threads spin 3,000 times, then sleep, `train/__init__.py`); `defaults` is ONNX
+training's OpenMP threads spin 3,000 times, then sleep, `train/__init__.py`; its thread count follows
+what is measured faster, `train/threads.py`); `fixed` is ours with one thread per core throughout; `defaults` is ONNX
 Runtime's and libgomp's own defaults (both spin-wait, libgomp 300,000 times); `passive` never
 spins; `spin=N` spins N times. Prints each figure and its ratio to the alone figure.
 """
@@ -28,19 +29,27 @@ from pathlib import Path
 GRID, EVERY = 64, 0.05
 
 
-def train_role(seconds: float) -> None:
+def train_role(seconds: float, precision: str, tuned: bool) -> None:
     import train  # noqa: F401 - first, as in `python -m train.dcgan`: it sets how OpenMP waits before torch starts
     import torch
 
     from benchmarks.train_speed import our_options, our_runner
     from core.spec import PRESETS
+    from train import threads
 
-    run = our_runner("dcgan", 32, torch.device("cpu"), our_options(PRESETS["dcgan"], "fp32"))
+    run = our_runner("dcgan", 32, torch.device("cpu"), our_options(PRESETS["dcgan"], precision))
     run(20)  # warm-up
+    # the trainer's tuner (train/threads.py), its first probe after 2 s instead of a minute so that a window of
+    # seconds shows where it settles; its probes' cost is inside the figure
+    threads.PROBE_AFTER_S = 2.0
+    tuner = threads.ThreadTuner(torch.get_num_threads(), torch.set_num_threads) if tuned else None
     start, steps = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        run(10)
-        steps += 10
+        began = time.perf_counter()
+        run(1)
+        steps += 1
+        if tuner is not None:
+            tuner.observe(time.perf_counter() - began)
     print(f"{steps * 32 / (time.perf_counter() - start):.1f}", flush=True)
 
 
@@ -108,9 +117,10 @@ def export_dcgan(folder: Path) -> Path:
     return path
 
 
-def measure(variant: str, model: Path, seconds: float) -> dict[str, float]:
-    """`variant`: ours (the product's settings), defaults (ONNX Runtime's and libgomp's own: 300,000 spins),
-    passive (OpenMP threads never spin), or spin=N (OpenMP threads spin N times before they sleep)."""
+def measure(variant: str, model: Path, seconds: float, precision: str) -> dict[str, float]:
+    """`variant`: ours (the product's settings: thread count tuned), fixed (ours with the thread count fixed at
+    one per core), defaults (ONNX Runtime's and libgomp's own: 300,000 spins, count fixed), passive (OpenMP
+    threads never spin), or spin=N (OpenMP threads spin N times before they sleep)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     spinning = variant == "defaults"
     if spinning:
@@ -119,21 +129,23 @@ def measure(variant: str, model: Path, seconds: float) -> dict[str, float]:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     elif variant.startswith("spin="):
         env["GOMP_SPINCOUNT"] = variant.split("=", 1)[1]
-    train, grids = ["train", str(seconds)], ["grids", str(model), str(seconds)] + (["--spinning"] if spinning else [])
+    train = ["train", str(seconds), precision] + (["tuned"] if variant == "ours" else [])
+    grids = ["grids", str(model), str(seconds)] + (["--spinning"] if spinning else [])
     endless_grids = ["grids", str(model), "0"] + (["--spinning"] if spinning else [])
     return {
         "train alone": beside(train, None, env),
         "train beside the dashboard's grids": beside(train, endless_grids, env),
         "train beside one busy process": beside(train, ["busy"], env),
         "grid alone": beside(grids, None, env),
-        "grid beside training": beside(grids, ["train", "100000"], env, settle=8.0),
+        "grid beside training": beside(grids, ["train", "100000", *train[2:]], env, settle=8.0),
     }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.colocation", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per figure")
-    parser.add_argument("--variants", default="ours,defaults")
+    parser.add_argument("--variants", default="ours,fixed,defaults")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="the training step's")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, variants alternating; medians are printed "
                         "(single figures on a shared machine move by 20 %% and more)")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
@@ -141,17 +153,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.role:
         role, *rest = args.role
-        {"train": lambda: train_role(float(rest[0])), "grids": lambda: grids_role(rest[0], float(rest[1]), args.spinning),
+        {"train": lambda: train_role(float(rest[0]), rest[1], "tuned" in rest), "grids": lambda: grids_role(rest[0], float(rest[1]), args.spinning),
          "busy": busy_role}[role]()
         return 0
     from core.machine import cpu
 
-    print(f"machine: {cpu().describe()}; {args.seconds:g} s per figure, medians of {args.rounds} rounds; variants "
-          f"{args.variants}", flush=True)
+    print(f"machine: {cpu().describe()}; {args.precision} DCGAN step; {args.seconds:g} s per figure, medians of "
+          f"{args.rounds} rounds; variants {args.variants}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         model = export_dcgan(Path(folder))
         variants = args.variants.split(",")
-        rounds = [{variant: measure(variant, model, args.seconds) for variant in variants} for _ in range(args.rounds)]
+        rounds = [{variant: measure(variant, model, args.seconds, args.precision) for variant in variants}
+                  for _ in range(args.rounds)]
         for variant in variants:
             figures = {name: statistics.median(r[variant][name] for r in rounds) for name in rounds[0][variant]}
             alone_train, alone_grid = figures["train alone"], figures["grid alone"]
