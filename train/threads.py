@@ -5,37 +5,41 @@ parallel region waits for its slowest thread, and the thread whose core is taken
 its speed. Measured on the 2-core AMD EPYC (bf16 DCGAN, batch 32): alone, 2 threads ~600 images/s and
 1 thread ~400; beside a single-threaded training run, 2 threads fell to ~170 while 1 thread kept ~370
 (docs/performance.md). So under `--threads 0` (the default) the loop asks a ThreadTuner, between steps,
-which count to use: after PROBE_AFTER_S of training and then every few minutes, it times a few steps
-with each candidate (all the cores, or half of them) and keeps the faster, changing only for a clear
-gain. Its probes cost under ~1 % of a run's time.
+which count to use: after PROBE_AFTER_S of training and then every few minutes, it times a throwaway
+workload (the trainer passes G's forward pass on a spare batch, no state touched) with each candidate
+(all the cores, or half of them) and keeps the faster, changing only for a clear gain.
+
+The probe never runs a training step with another count, so a run the tuner leaves alone computes
+exactly what a run with the count fixed computes (thread counts change the rounding of a step, so a
+change would show): bit-exact resume holds wherever nothing else competes for the cores. Probes are
+spaced so that they cost about 1 % of the training time or less.
 """
 from __future__ import annotations
 
 import math
 import statistics
+import time
 from typing import Callable
 
-PROBE_AFTER_S = 60.0  # training seconds before the first probe (a short run, or a test, never changes)
-PROBE_EVERY_S = 180.0  # at least this many training seconds between probes
-PROBE_SECONDS = 1.0  # each candidate is timed for about this long (at least MIN_PROBE_STEPS steps)
-MIN_PROBE_STEPS = 3
+PROBE_AFTER_S = 60.0  # training seconds before the first probe
+PROBE_EVERY_S = 180.0  # training seconds between probes, at least (and at least 100 probes' length: ~1 % of the run)
+PROBE_SECONDS = 0.25  # each candidate's workload is timed for about this long (at least MIN_PROBE_CALLS calls)
+MIN_PROBE_CALLS = 3
 MARGIN = 1.1  # another count must be this much faster to be taken
 
 
 class ThreadTuner:
-    """Between steps: `observe(seconds)` with the last step's time. It calls `set_threads(n)` for every switch
-    (probes included) and `decided(before, after)` when a probe ends on another count than it started with.
-    `history` lists (training seconds, threads kept, per-step seconds of each candidate) per probe."""
+    """`observe(seconds)` after each step with its time; every so often it calls `workload()` under each
+    candidate count (`set_threads(n)`) and keeps the fastest, calling `decided(before, after)` on a change.
+    `history` lists (training seconds, threads kept, seconds per workload call of each candidate) per probe."""
 
-    def __init__(self, most: int, set_threads: Callable[[int], None],
-                 decided: Callable[[int, int], None] = lambda before, after: None):
+    def __init__(self, most: int, set_threads: Callable[[int], None], workload: Callable[[], None],
+                 decided: Callable[[int, int], None] = lambda before, after: None,
+                 clock: Callable[[], float] = time.perf_counter):
         self.candidates = [most, max(1, most // 2)] if most > 1 else [most]
-        self.current, self.before, self.steps = most, most, MIN_PROBE_STEPS
-        self.set_threads, self.decided = set_threads, decided
+        self.current, self.set_threads, self.workload, self.decided, self.clock = most, set_threads, workload, \
+            decided, clock
         self.elapsed, self.next_probe = 0.0, PROBE_AFTER_S
-        self.probing: list[int] = []  # candidates still to time in this probe
-        self.timed: dict[int, list[float]] = {}
-        self.recent: list[float] = []  # the last steps' seconds at the current count, for the probe's length
         self.history: list[tuple[float, int, dict[int, float]]] = []
 
     @property
@@ -44,45 +48,33 @@ class ThreadTuner:
 
     def observe(self, seconds: float) -> None:
         self.elapsed += seconds
-        if not self.enabled:
-            return
-        if self.probing:
-            self._probe_step(seconds)
-            return
-        self.recent = (self.recent + [seconds])[-MIN_PROBE_STEPS:]
-        if self.elapsed >= self.next_probe:
-            self._start_probe()
+        if self.enabled and self.elapsed >= self.next_probe:
+            self.probe()
 
-    def _probe_steps(self) -> int:
-        typical = statistics.median(self.recent) if self.recent else PROBE_SECONDS
-        return max(MIN_PROBE_STEPS, math.ceil(PROBE_SECONDS / max(typical, 1e-6)))
-
-    def _start_probe(self) -> None:
-        self.steps, self.before = self._probe_steps(), self.current
-        # the current count first (its steps are already warm), then the others
-        self.probing = [self.current] + [n for n in self.candidates if n != self.current]
-        self.timed = {n: [] for n in self.probing}
-        self._switch(self.probing[0])
-
-    def _probe_step(self, seconds: float) -> None:
-        now = self.probing[0]
-        self.timed[now].append(seconds)
-        if len(self.timed[now]) < self.steps + 1:  # +1: the first step after a switch is not counted
-            return
-        self.probing.pop(0)
-        if self.probing:
-            self._switch(self.probing[0])
-            return
-        step_seconds = {n: statistics.median(times[1:]) for n, times in self.timed.items()}
-        best = min(step_seconds, key=step_seconds.get)
-        keep = self.before if step_seconds[self.before] <= step_seconds[best] * MARGIN else best
+    def probe(self) -> None:
+        before, started = self.current, self.clock()
+        timed = {n: self._time(n) for n in [before] + [n for n in self.candidates if n != before]}
+        took = self.clock() - started
+        best = min(timed, key=timed.get)
+        keep = before if timed[before] <= timed[best] * MARGIN else best
         self._switch(keep)
-        if keep != self.before:
-            self.decided(self.before, keep)
-        self.history.append((round(self.elapsed, 1), keep, step_seconds))
-        # a probe lasts ~2 x PROBE_SECONDS: spacing them 90 probe-lengths apart keeps their cost near 1 %
-        self.next_probe = self.elapsed + max(PROBE_EVERY_S, 90 * self.steps * max(step_seconds.values()))
-        self.recent = []
+        if keep != before:
+            self.decided(before, keep)
+        self.history.append((round(self.elapsed, 1), keep, timed))
+        self.next_probe = self.elapsed + max(PROBE_EVERY_S, 100 * took)
+
+    def _time(self, threads: int) -> float:
+        """Median seconds of one workload call with `threads` (the first call, which wakes threads, not counted)."""
+        self._switch(threads)
+        start = self.clock()
+        self.workload()
+        calls = max(MIN_PROBE_CALLS, math.ceil(PROBE_SECONDS / max(self.clock() - start, 1e-6)))
+        times = []
+        for _ in range(calls):
+            start = self.clock()
+            self.workload()
+            times.append(self.clock() - start)
+        return statistics.median(times)
 
     def _switch(self, threads: int) -> None:
         if threads != self.current:

@@ -240,7 +240,7 @@ class Trainer:
 
     def _thread_tuner(self, bar) -> ThreadTuner | None:
         """Under --threads 0 on the CPU (one process), the thread count follows what is measured fastest now
-        (train/threads.py); each change is said on the progress bar."""
+        (train/threads.py), timed on a throwaway forward pass of G; each change is said on the progress bar."""
         if self.cfg.threads or self.device.type != "cpu" or self.dist.enabled or torch.get_num_threads() < 2:
             return None
 
@@ -251,7 +251,16 @@ class Trainer:
             else:
                 bar.write(f"step {self.progress.step}: back to {after} torch threads (measured faster again)")
 
-        return ThreadTuner(torch.get_num_threads(), torch.set_num_threads, decided)
+        z = torch.randn((self.local_batch, self.spec.latent_dim), generator=torch.Generator().manual_seed(0))
+        classes = mixed_classes(len(z), self.spec.num_classes, self.device) if self.cfg.conditional else None
+
+        @torch.no_grad()
+        def workload() -> None:
+            """G's forward pass on a spare batch, in eval mode (no BatchNorm statistics move, no RNG is drawn)."""
+            with evaluating(self.generator), torch.autocast("cpu", torch.bfloat16, enabled=self.opts.precision == "bf16"):
+                call(self.generator, z, classes)
+
+        return ThreadTuner(torch.get_num_threads(), torch.set_num_threads, workload, decided)
 
     def _stop_now(self, at_log: bool) -> tuple[int | None, bool]:
         """(the signal to stop on, whether --minutes is used up): under DDP all ranks decide together, at log

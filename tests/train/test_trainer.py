@@ -162,20 +162,24 @@ def test_a_time_budget_stops_saves_and_resumes_with_a_new_length(tmp_path, fashi
 
 def test_threads_fixed_or_tuned_and_put_back(tmp_path, fashion_dir, monkeypatch, capsys):
     """--threads 1 trains on one thread; --threads 0 probes (made to probe at once here) and trains on; both
-    leave the process's thread count as it was."""
+    leave the process's thread count as it was, and a probe moves nothing a run computes."""
     from train import threads
 
     before = torch.get_num_threads()
-    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--out", str(tmp_path), "--checkpoint-every", "0"]
-    assert main(common + ["--name", "one", "--max-steps", "3", "--threads", "1"]) == 0
+    common = ["--data-dir", str(fashion_dir), "--batch-size", "8", "--out", str(tmp_path), "--checkpoint-every", "0",
+              "--max-steps", "12"]
+    assert main(common + ["--name", "one", "--threads", "1"]) == 0
     assert "; 1 torch threads)" in capsys.readouterr().out and torch.get_num_threads() == before
     if before < 2:
         pytest.skip("the tuner needs two threads to choose from (this process has one)")
+    assert main(common + ["--name", "fixed", "--threads", str(before)]) == 0
     probes = []
     monkeypatch.setattr(threads, "PROBE_AFTER_S", 0.0)
-    monkeypatch.setattr(threads, "PROBE_EVERY_S", 0.0)
-    monkeypatch.setattr(threads.ThreadTuner, "_switch", lambda self, n, switch=threads.ThreadTuner._switch:
-                        (probes.append(n), switch(self, n)))
-    assert main(common + ["--name", "tuned", "--max-steps", "40"]) == 0
-    assert 1 in probes, "the tuner timed one thread"
+    monkeypatch.setattr(threads.ThreadTuner, "probe", lambda self, probe=threads.ThreadTuner.probe:
+                        (probe(self), probes.append(self.history[-1]), self._switch(before)))
+    assert main(common + ["--name", "tuned"]) == 0
+    assert probes and all(set(timed) == {before, before // 2} for _, _, timed in probes), "both counts timed"
     assert torch.get_num_threads() == before
+    fixed, tuned = checkpoint.load(tmp_path / "fixed" / "last.pt"), checkpoint.load(tmp_path / "tuned" / "last.pt")
+    for part in ("generator", "discriminator", "generator_ema"):
+        assert all(torch.equal(fixed[part][k], tuned[part][k]) for k in fixed[part]), f"a probe changed {part}"
