@@ -35,7 +35,6 @@ def train_role(seconds: float, precision: str, tuned: bool) -> None:
 
     from benchmarks.train_speed import our_options, our_runner
     from core.spec import PRESETS
-    from gan.models import evaluating
     from train import threads
 
     run = our_runner("dcgan", 32, torch.device("cpu"), our_options(PRESETS["dcgan"], precision))
@@ -43,13 +42,7 @@ def train_role(seconds: float, precision: str, tuned: bool) -> None:
     # the trainer's tuner (train/threads.py), its first probe after 2 s instead of a minute so that a window of
     # seconds shows where it settles; its probes' cost is inside the figure
     threads.PROBE_AFTER_S = 2.0
-    z = torch.randn(32, PRESETS["dcgan"].latent_dim)
-
-    @torch.no_grad()
-    def workload() -> None:  # as the trainer's: G's forward pass on a spare batch, in eval mode
-        with evaluating(run.generator), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
-            run.generator(z)
-
+    workload = threads.forward_pass(run.generator, torch.randn(32, PRESETS["dcgan"].latent_dim), bf16=precision == "bf16")
     tuner = threads.ThreadTuner(torch.get_num_threads(), torch.set_num_threads, workload) if tuned else None
     start, steps = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:

@@ -21,6 +21,10 @@ import statistics
 import time
 from typing import Callable
 
+import torch
+
+from gan.models import call, evaluating
+
 PROBE_AFTER_S = 60.0  # training seconds before the first probe
 PROBE_EVERY_S = 180.0  # training seconds between probes, at least (and at least 100 probes' length: ~1 % of the run)
 PROBE_SECONDS = 0.25  # each candidate's workload is timed for about this long (at least MIN_PROBE_CALLS calls)
@@ -80,3 +84,14 @@ class ThreadTuner:
         if threads != self.current:
             self.set_threads(threads)
             self.current = threads
+
+
+def forward_pass(generator: torch.nn.Module, z: torch.Tensor, classes: torch.Tensor | None = None,
+                 bf16: bool = False) -> Callable[[], None]:
+    """The probes' workload: G's forward pass on a spare batch, in eval mode, so that no BatchNorm statistics
+    move and no random numbers are drawn."""
+    @torch.no_grad()
+    def run() -> None:
+        with evaluating(generator), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            call(generator, z, classes)
+    return run

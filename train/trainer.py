@@ -33,7 +33,7 @@ from .config import TrainConfig
 from .distributed import Dist
 from .fast import StaticStep
 from .metrics_log import MetricsLog
-from .threads import ThreadTuner
+from .threads import ThreadTuner, forward_pass
 from .step import (OPTIMIZERS, Draws, Nets, ReplayBuffer, Shard, StepOptions, draw, ema_warmup_decay, train_step,
                    update_ema)
 
@@ -253,13 +253,7 @@ class Trainer:
 
         z = torch.randn((self.local_batch, self.spec.latent_dim), generator=torch.Generator().manual_seed(0))
         classes = mixed_classes(len(z), self.spec.num_classes, self.device) if self.cfg.conditional else None
-
-        @torch.no_grad()
-        def workload() -> None:
-            """G's forward pass on a spare batch, in eval mode (no BatchNorm statistics move, no RNG is drawn)."""
-            with evaluating(self.generator), torch.autocast("cpu", torch.bfloat16, enabled=self.opts.precision == "bf16"):
-                call(self.generator, z, classes)
-
+        workload = forward_pass(self.generator, z, classes, bf16=self.opts.precision == "bf16")
         return ThreadTuner(torch.get_num_threads(), torch.set_num_threads, workload, decided)
 
     def _stop_now(self, at_log: bool) -> tuple[int | None, bool]:
