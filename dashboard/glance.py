@@ -4,7 +4,8 @@ G and D losses.
 It is drawn after the open view, so it never delays that view's images, and as a plain Vega-Lite spec it needs
 no altair (Streamlit still converts its rows with pandas and pyarrow, which the warm-up thread is importing
 by then). Showing a chart on the first page also means the browser has loaded Streamlit's chart library
-before the Training view is opened, which makes opening that view nearly a second faster (docs/performance.md).
+before the Training view is opened, which makes opening that view about half a second faster
+(docs/performance.md).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import math
 
 from core.formats.metrics_jsonl import MetricsReader
 from core.runs import Run
-from dashboard.ui import metrics_reader
+from dashboard.ui import every_nth, metrics_reader
 
 GLANCE_POINTS = 200  # per series: the sidebar is ~300 px wide
 
@@ -29,7 +30,7 @@ def glance_series(reader: MetricsReader) -> tuple[str, list[dict]] | None:
                                                                                                "fid_ema": "EMA of G"}
     else:
         title, records, columns = "Losses during training", reader.training, {"g_loss": "G", "d_loss_real": "D on real"}
-    records = records[::max(1, -(-len(records) // GLANCE_POINTS))]
+    records = records[::every_nth(len(records), GLANCE_POINTS)]
     rows = [{"step": r["step"], "series": name, "value": r[column]}
             for r in records for column, name in columns.items() if _finite(r.get(column))]
     return (title, rows) if len({row["step"] for row in rows}) >= 2 else None

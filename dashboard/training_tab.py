@@ -14,7 +14,7 @@ from core.formats import eval_json
 from core.formats.eval_json import LOWER_IS_BETTER, REPORTED
 from core.formats.metrics_jsonl import TRAINING_FIELDS
 from core.runs import MAX_GRID_BYTES, Run
-from dashboard.ui import metrics_reader
+from dashboard.ui import every_nth, metrics_reader
 
 BASE_METRICS = set(TRAINING_FIELDS)
 PLOT_POINTS = 1500  # per series: more than a chart's width in pixels
@@ -62,7 +62,7 @@ def metrics_frame(run: Run) -> pd.DataFrame | None:
 
 def plotted(frame: pd.DataFrame) -> pd.DataFrame:
     """At most PLOT_POINTS rows, evenly spaced: a chart cannot show more, and sending them costs seconds."""
-    return frame.iloc[::max(1, -(-len(frame) // PLOT_POINTS))] if len(frame) > PLOT_POINTS else frame
+    return frame.iloc[::every_nth(len(frame), PLOT_POINTS)]
 
 
 def read_grid(path: Path, root: Path) -> np.ndarray | None:

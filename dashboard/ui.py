@@ -103,6 +103,11 @@ def classifier_for(gen: OnnxGenerator) -> OnnxClassifier | None:
     return found if not trained_on or all(n.lower() in names for n in trained_on) else None
 
 
+def every_nth(count: int, most: int) -> int:
+    """The stride that keeps at most `most` of `count` evenly spaced points (for charts, which cannot show more)."""
+    return max(1, -(-count // most))
+
+
 @st.cache_resource(max_entries=32, show_spinner=False)
 def metrics_reader(path: str, root: str) -> MetricsReader:
     """One incremental reader per metrics file: each rerun parses only what training appended since."""

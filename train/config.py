@@ -104,8 +104,8 @@ class TrainConfig:
                              "frog, whose step it makes 1.3x faster, off elsewhere; --no-channels-last turns it off; "
                              "see docs/performance.md)", FLAG)
     threads: int = _f(0, "torch threads on the CPU: 0 starts with torch's own count (one per core, or "
-                      "$OMP_NUM_THREADS) and every few minutes times a few steps with half as many, keeping the "
-                      "faster, so that a run beside another busy program does not wait on a taken core "
+                      "$OMP_NUM_THREADS) and every few minutes times a throwaway forward pass of G with it and with half "
+                      "as many, training with the faster, so that a run beside another busy program does not wait on a taken core "
                       "(docs/performance.md); N fixes the count (then repeated runs compute exactly the same)", COUNT)
     max_steps: int = _f(0, "stop after this many steps in total (0 = no limit); for smoke runs", COUNT)
     minutes: float | None = _f(None, "stop after this many minutes of training in total, saving the run so "

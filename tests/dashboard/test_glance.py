@@ -36,4 +36,3 @@ def test_losses_are_drawn_without_a_quality_curve_and_thinned(tmp_path):
 def test_too_little_to_draw_is_nothing(tmp_path):
     assert glance_series(reader_of(tmp_path, [losses(1)])) is None
     assert glance_series(reader_of(tmp_path, [])) is None
-
