@@ -95,8 +95,17 @@ def facts(config: dict) -> Facts:
     return found
 
 
+MAX_EXACT_INT = 2**53  # beyond it an integer is no longer a float64, nor safe in Arrow's int64 or in JavaScript
+
+
 def finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a file may hold and every reader can show: a hostile file's 10**30 would crash Arrow's tables
+    (an int64 overflow) and 10**400 even math.isfinite."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_EXACT_INT
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _text(value, default: str = "?") -> str:

@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 
 from ..files import atomic_write, inside
+from .config_json import finite
 
 METRICS = "metrics.jsonl"
 # The per-step values of the training step, in the order of its metrics vector.
@@ -39,8 +40,7 @@ def finite_losses(record: dict) -> bool:
 
 
 def is_record(value) -> bool:
-    step = value.get("step") if isinstance(value, dict) else None
-    return isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step)
+    return isinstance(value, dict) and finite(value.get("step"))
 
 
 class MetricsReader:
@@ -111,7 +111,10 @@ class MetricsReader:
                 continue
             if not is_record(record):
                 self.bad += 1
-            elif "d_loss_real" in record or "g_loss" in record:
+                continue
+            training = "d_loss_real" in record or "g_loss" in record
+            record = {k: v for k, v in record.items() if finite(v)}  # what a chart or a table can hold
+            if training:
                 self._keep_training(record)
             else:
                 self.quality.append(record)

@@ -202,6 +202,17 @@ def test_a_broken_eval_file_is_one_warning(runs_root, monkeypatch, tmp_path):
     assert any("eval.json is unreadable" in w.value for w in at.warning) and not at.exception
 
 
+def test_an_eval_file_with_numbers_no_table_holds_still_renders(runs_root, monkeypatch, tmp_path):
+    """The fuzz test's find: an integer past int64 in eval.json crashed the quality table (Arrow overflow)."""
+    shutil.copytree(runs_root / "other", tmp_path / "other")
+    (tmp_path / "other" / "eval.json").write_text(json.dumps(
+        {"generators": {"generator": {"fid": 10**30, "recall": 0.25}}, "step": 10**25}))
+    at = app(tmp_path, monkeypatch, view="Training").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["recall ↑"] and table.loc["generator", "recall ↑"] == 0.25
+
+
 def test_a_long_metrics_file_is_plotted_thinned(runs_root, monkeypatch, tmp_path):
     shutil.copytree(runs_root / "other", tmp_path / "long")
     with open(tmp_path / "long" / "metrics.jsonl", "w") as f:

@@ -57,6 +57,8 @@ eval_like = st.fixed_dictionaries({}, optional={
     "generators": json_values | st.dictionaries(st.text(max_size=8), st.dictionaries(
         st.sampled_from(["fid", "kid", "precision", "recall", "classes_covered", "kl_uniform"]), json_values)),
     "reference": json_values, "step": json_values, "note": json_values, "samples": json_values})
+metrics_like = st.fixed_dictionaries({"step": json_values}, optional={
+    k: json_values for k in ("epoch", "g_loss", "d_loss_real", "d_loss_fake", "d_acc_real", "fid", "fid_ema")})
 
 VIEWS = ["Sample", "Interpolate", "Latent arithmetic", "Directions", "Project", "Training", "Memorisation"]
 MAX_RENDER_BYTES = 300 << 20  # memory one render may add, bombs and files that declare gigabytes included
@@ -95,8 +97,8 @@ def hostile_runs(draw):
     for _ in range(HOSTILE_PER_EXAMPLE):
         runs.append({
             "config": (draw(file_kinds), draw(config_like)),
-            "metrics": (draw(file_kinds), draw(st.lists(json_values.map(json.dumps) | st.text(max_size=30),
-                                                        max_size=6))),
+            "metrics": (draw(file_kinds), draw(st.lists((json_values | metrics_like).map(json.dumps)
+                                                        | st.text(max_size=30), max_size=6))),
             "eval": (draw(file_kinds), draw(eval_like)),
             "grid": draw(st.sampled_from(["good", "missing", "bytes", "truncated", "link-out", "fifo", "bomb"])),
             "samples_dir": draw(st.sampled_from(["real", "link-out"])),

@@ -25,3 +25,14 @@ def test_near_copy_share_and_in_classes_reach_the_reader(tmp_path):
     assert report["generators"]["generator"] == {"fid": 20.0, "recall": 0.3, "near_copy_share": 0.0001,
                                                  "in_classes": 0.92}
     assert json.loads((tmp_path / eval_json.EVAL).read_text())["format_version"] == eval_json.VERSION
+
+
+def test_integers_no_table_can_hold_are_dropped(tmp_path):
+    """CI's fuzz test once wrote fid: 10**30; Arrow's int64 could not hold it and the Training view crashed."""
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps({"generators": {"generator": {"fid": 10**30, "kid": -(2**60), "recall": 2**53,
+                                                             "precision": 10**400}},
+                                "step": 10**20, "samples": 10000}))
+    report, problem = eval_json.read(path, tmp_path)
+    assert problem is None and report["generators"] == {"generator": {"recall": 2**53}}
+    assert "step" not in report and report["samples"] == 10000

@@ -11,6 +11,17 @@ def test_keeps_good_records_and_counts_bad_lines(tmp_path):
     assert [r["step"] for r in records] == [1, 3] and bad == 4 and problem is None
 
 
+def test_values_no_chart_can_hold_are_dropped_and_the_record_kept(tmp_path):
+    """An integer past 2**53 (or past float64) used to reach pandas, which could not convert it."""
+    path = tmp_path / "metrics.jsonl"
+    lines = [{"step": 10**30, "g_loss": 1.0}, {"step": 2, "g_loss": 10**400, "d_loss_real": 0.5, "note": "x"},
+             {"step": 4, "fid": 10**30, "recall": 0.2}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    reader = MetricsReader(path, tmp_path).update()
+    assert reader.bad == 1
+    assert reader.training == [{"step": 2, "d_loss_real": 0.5}] and reader.quality == [{"step": 4, "recall": 0.2}]
+
+
 def test_reads_only_what_was_appended_and_waits_for_a_torn_last_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 1, "g_loss": 1}\n{"step": 2, "g_lo')
