@@ -139,9 +139,27 @@ class ProjectionDiscriminator(nn.Module):
         self.embed = nn.Linear(num_classes, self.head.in_features, bias=False)
         nn.init.xavier_uniform_(self.embed.weight)
 
+        self.classifier: nn.Linear | None = None  # the auxiliary class head of --class-loss (add_class_head)
+
     def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """(B, 1) logits; with a class head, (B, 1 + K): the logit, then the K class logits (split_class_logits),
+        so DDP and CUDA graphs see one output as before."""
         features = self.body(x)
-        return self.head(features) + (self.embed(onehot.to(features.dtype)) * features).sum(1, keepdim=True)
+        logit = self.head(features) + (self.embed(onehot.to(features.dtype)) * features).sum(1, keepdim=True)
+        return logit if self.classifier is None else torch.cat([logit, self.classifier(features)], dim=1)
+
+
+def add_class_head(discriminator: ProjectionDiscriminator) -> ProjectionDiscriminator:
+    """AC-GAN's auxiliary classifier (Odena et al. 2017) on D's features, in place: a Dense layer to the class
+    logits. The projection only asks "is this a real image of class y?"; the head also asks D which class an image
+    shows, and G's loss then rewards images of unmistakable class (docs/conditional.md)."""
+    discriminator.classifier = nn.Linear(discriminator.head.in_features, discriminator.embed.in_features)
+    return discriminator
+
+
+def split_class_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's (B, 1) real/fake logits and its (B, K) class logits, or None without a class head."""
+    return (logits, None) if logits.shape[1] == 1 else (logits[:, :1], logits[:, 1:])
 
 
 def call(module: nn.Module, x: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:

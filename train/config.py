@@ -158,6 +158,10 @@ class TrainConfig:
                                    "answering and exits, keeping the last checkpoint", POSITIVE_FLOAT)
     ada_kimg: float = _f(20.0, "thousands of real images over which the adaptive probability can move from 0 to 1",
                          POSITIVE_FLOAT)
+    class_loss: float = _f(0.0, "with --conditional: weight of an auxiliary classification loss (AC-GAN, Odena et al. "
+                           "2017): D also learns each real image's class, and G is also trained to make images D "
+                           "classifies as the class asked for, which sharpens classes that look alike "
+                           "(docs/conditional.md; 0 = off)", NON_NEGATIVE_FLOAT)
 
     def resolved(self) -> "TrainConfig":
         """Fill every field left as None: the recipe's value where it has one, else the preset's book value."""

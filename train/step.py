@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.formats.metrics_jsonl import LOSS_METRICS  # the order of the values in the metrics vector a step returns
-from gan.models import call, one_hot
+from gan.models import call, one_hot, split_class_logits
 
 from .augment import UNIFORMS, Augment
 
@@ -39,6 +39,7 @@ class StepOptions:
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, grads, optimizer stay fp32)
     channels_last: bool = False  # real batches in channels-last layout (the models are converted by their owner)
     num_classes: int = 0  # a conditional run's classes: G and D also take one-hot class rows
+    class_loss: float = 0.0  # weight of the AC-GAN class loss (D has a class head: gan.models.add_class_head)
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -218,11 +219,14 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         seen = torch.cat([fake, real])
         if augment is not None:
             seen = augment(seen, draws.augment_d)
-        logits = call(nets.d_train, seen, seen_classes)             # (2B, 1)
+        logits, class_logits = split_class_logits(call(nets.d_train, seen, seen_classes))  # (2B, 1), (2B, K)
         logits_fake, logits_real = logits[:batch], logits[batch:]
         loss_fake, loss_real = d_losses(logits_fake, logits_real, opts, draws)
+        loss_d = (loss_fake + loss_real) / 2
+        if class_logits is not None:  # D learns the reals' classes only: fakes of a bad G would teach it wrong ones
+            loss_d = loss_d + opts.class_loss * F.cross_entropy(class_logits[batch:].float(), real_classes)
     opt_d.zero_grad(set_to_none=True)
-    ((loss_fake + loss_real) / 2).backward()
+    loss_d.backward()
     _clip(nets.discriminator.parameters(), opts.clip_value)
     opt_d.step()
 
@@ -232,11 +236,13 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         fake = call(nets.g_train, draws.noise_g, fake_g)
         if augment is not None:
             fake = augment(fake, draws.augment_g)
-        logits = call(nets.discriminator, fake, fake_g)
+        logits, class_logits = split_class_logits(call(nets.discriminator, fake, fake_g))
         loss_g = g_loss(logits, opts)
+        loss_g_total = loss_g if class_logits is None else (
+            loss_g + opts.class_loss * F.cross_entropy(class_logits.float(), draws.classes_g))
     opt_g.zero_grad(set_to_none=True)
     g_params = [p for p in nets.generator.parameters() if p.requires_grad]
-    loss_g.backward(inputs=g_params)
+    loss_g_total.backward(inputs=g_params)
     _clip(g_params, opts.clip_value)
     opt_g.step()
 

@@ -25,7 +25,7 @@ from core.runs import LAST, SAMPLES, grid_name, periodic_checkpoint
 from core.spec import PRESETS, ModelSpec
 from evaluation.quality import QuickEval
 from gan import checkpoint, data as datasets
-from gan.models import add_spectral_norm, build_from_spec, call, check_image_batch, evaluating, mixed_classes
+from gan.models import add_class_head, add_spectral_norm, build_from_spec, call, check_image_batch, evaluating, mixed_classes
 
 from . import reports
 from .augment import Augment
@@ -62,6 +62,8 @@ class Trainer:
         self.cfg, self.run_dir, self.device, self.dist = cfg, run_dir, device, dist
         if cfg.batch_size % dist.world:
             raise UserError(f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among {dist.world} processes")
+        if cfg.class_loss and not cfg.conditional:
+            raise UserError("--class-loss needs --conditional: it teaches D and G the classes a conditional model is asked for")
         self.local_batch = cfg.batch_size // dist.world
         self.shard = Shard(dist.rank, dist.world)
         preset = PRESETS[cfg.model]
@@ -79,11 +81,13 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.generator, self.discriminator = build_from_spec(self.spec)
+        if cfg.class_loss:
+            add_class_head(self.discriminator)
         if cfg.spectral_norm == "on":
             add_spectral_norm(self.discriminator)
         self.opts = StepOptions(cfg.label_smoothing, cfg.label_noise, cfg.clip_value, precision=cfg.precision,
                                 channels_last=cfg.channels_last, loss=cfg.loss, augment=bool(cfg.augment_ops),
-                                num_classes=self.spec.num_classes)
+                                num_classes=self.spec.num_classes, class_loss=cfg.class_loss)
         self.generator.to(device, memory_format=self.opts.memory_format).train()
         self.discriminator.to(device, memory_format=self.opts.memory_format).train()
         ids = [device.index] if device.type == "cuda" else None

@@ -10,10 +10,11 @@ from core.spec import PRESETS
 from evaluation.evaluate import main as evaluate_main
 from export.to_onnx import main as export_main
 from gan import checkpoint
-from gan.models import ConditionalGenerator, ProjectionDiscriminator, build, mixed_classes, one_hot
+from gan.models import ConditionalGenerator, ProjectionDiscriminator, add_class_head, build, mixed_classes, one_hot
 from inference import runtime
 from tests import synthetic
 from train.dcgan import main as train_main
+from train.step import Nets, StepOptions, adam, train_step
 
 
 def count(module) -> int:
@@ -39,6 +40,32 @@ def test_the_class_changes_what_g_draws_and_what_d_judges(name):
                               discriminator(a, one_hot(torch.tensor([3, 3]), 10)))
 
 
+def test_the_class_loss_teaches_d_the_classes_and_pulls_g_towards_the_class_asked_for():
+    torch.manual_seed(0)
+    g, d = build("mlp", num_classes=3)
+    add_class_head(d)
+    assert d(torch.rand(4, 1, 28, 28), one_hot(torch.tensor([0, 1, 2, 0]), 3)).shape == (4, 1 + 3)
+    moved = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(1)  # the same dropout masks in both steps
+        g_copy, d_copy = build("mlp", num_classes=3)
+        g_copy.load_state_dict(g.state_dict())
+        d_copy = add_class_head(d_copy)
+        d_copy.load_state_dict(d.state_dict())
+        train_step(Nets(g_copy, d_copy), adam(g_copy.parameters(), 1e-3), adam(d_copy.parameters(), 1e-3),
+                   torch.rand(6, 1, 28, 28), 30, torch.Generator().manual_seed(2), StepOptions(num_classes=3, class_loss=weight),
+                   real_classes=torch.tensor([0, 1, 2, 0, 1, 2]))
+        moved[weight] = (not torch.equal(d_copy.classifier.weight, d.classifier.weight),
+                         torch.cat([p.flatten() for p in g_copy.parameters()]))
+    assert moved[1.0][0] and not moved[0.0][0], "only the class loss trains D's class head"
+    assert not torch.equal(moved[0.0][1], moved[1.0][1]), "and it changes G's step"
+
+
+def test_the_class_loss_needs_a_conditional_run(tmp_path, capsys):
+    assert train_main(["--class-loss", "1", "--max-steps", "1", "--out", str(tmp_path)]) != 0
+    assert "--class-loss needs --conditional" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
 def test_the_book_models_are_unchanged_when_not_conditional():
     generator, discriminator = build("dcgan")
     assert (count(generator), count(discriminator)) == (840_321, 212_865)
@@ -52,13 +79,19 @@ def conditional_run(tmp_path_factory, fashion_dir):
     assert train_main(common + ["--name", "straight", "--max-steps", "8"]) == 0
     assert train_main(common + ["--name", "split", "--max-steps", "3"]) == 0
     assert train_main(["--resume", str(out / "split"), "--max-steps", "8"]) == 0
+    with_class_loss = common + ["--class-loss", "0.5", "--recipe", "modern"]
+    assert train_main(with_class_loss + ["--name", "ac-straight", "--max-steps", "8"]) == 0
+    assert train_main(with_class_loss + ["--name", "ac-split", "--max-steps", "3"]) == 0
+    assert train_main(["--resume", str(out / "ac-split"), "--max-steps", "8"]) == 0
     return out
 
 
-def test_a_conditional_run_resumes_bit_identically(conditional_run):
-    a, b = (checkpoint.load(conditional_run / name / "last.pt") for name in ("straight", "split"))
+@pytest.mark.parametrize("prefix", ["", "ac-"])
+def test_a_conditional_run_resumes_bit_identically(conditional_run, prefix):
+    a, b = (checkpoint.load(conditional_run / f"{prefix}{name}" / "last.pt") for name in ("straight", "split"))
+    assert ("classifier.bias" in a["discriminator"]) == (prefix == "ac-"), "--class-loss gives D its class head"
     assert a["model"]["conditional"] and len(a["model"]["class_names"]) == 10
-    assert "embed.weight" in a["discriminator"] and a["generator"]["net.0.weight"].shape[1] == 100 + 10
+    assert any(k.startswith("embed.") for k in a["discriminator"]) and a["generator"]["net.0.weight"].shape[1] == 100 + 10
     for part in ("generator", "discriminator", "generator_ema"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
