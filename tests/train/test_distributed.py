@@ -11,10 +11,11 @@ from tests.conftest import ROOT
 from gan import checkpoint
 
 
-@pytest.mark.parametrize("extra", [[], ["--conditional"]], ids=["unconditional", "conditional"])
+@pytest.mark.parametrize("extra", [[], ["--conditional", "--class-loss", "0.5"]], ids=["unconditional", "conditional"])
 def test_two_gloo_processes_match_one_process(tmp_path, fashion_dir, extra):
     """…with in-training evaluation on: rank 0 alone evaluates and writes (rank 1 used to crash on it); a
-    conditional run's classes are drawn for the global batch as its noise is."""
+    conditional run's classes are drawn for the global batch as its noise is (and its class loss, with D's class
+    head, averages over the global batch)."""
     common = [*extra, "--model", "mlp", "--data-dir", str(fashion_dir), "--batch-size", "8", "--max-steps", "6",
               "--log-every", "3", "--checkpoint-every", "0", "--out", str(tmp_path), "--eval-every", "3",
               "--eval-samples", "100", "--precision", "fp32"]  # exact arithmetic: bf16 rounds a split batch differently
