@@ -7,7 +7,8 @@ Quality points come from the run's quick evaluations in metrics.jsonl (`--eval-e
 `quality_curve.jsonl` (`python -m evaluation.evaluate RUN --curve`, for runs whose shape the in-training
 evaluation does not score, such as the frog); each is placed at the training time of the step it
 was measured at. Writes `<out>/quality.png` and `<out>/<run>-grids.png`, and prints one markdown
-table per run.
+table per run; `--side-by-side NAME` also writes `<out>/NAME.png`: each run's last grid (of its EMA where it
+has one) beside the others', which share their 64 latent vectors when the runs share their --seed.
 """
 from __future__ import annotations
 
@@ -66,6 +67,33 @@ def grid_strip(run: Path, shown: int = GRIDS_SHOWN) -> Image.Image | None:
     return strip
 
 
+def last_grid(run: Path) -> Path | None:
+    """The run's last fixed-seed grid, of its EMA where it has one."""
+    for pattern in ("ema_epoch_*.png", "epoch_*.png", "ema_step_*.png", "step_*.png"):
+        files = sorted((run / SAMPLES).glob(pattern))
+        if files:
+            return files[-1]
+    return None
+
+
+def side_by_side(runs: list[Path]) -> Image.Image:
+    """Each run's last grid, labelled with the run's name and the grid's epoch."""
+    grids = [(run, last_grid(run)) for run in runs]
+    missing = [run for run, grid in grids if grid is None]
+    if missing:
+        raise UserError(f"{missing[0]} has no sample grids in {SAMPLES}/")
+    images = [Image.open(grid).convert("RGB") for _, grid in grids]
+    label_h, pad = 14, 8
+    canvas = Image.new("RGB", (sum(im.width for im in images) + pad * (len(images) - 1),
+                               max(im.height for im in images) + label_h), "white")
+    x = 0
+    for (run, grid), im in zip(grids, images):
+        ImageDraw.Draw(canvas).text((x + 2, 1), f"{run.name}: {grid.stem.replace('_', ' ')}", fill="black")
+        canvas.paste(im, (x, label_h))
+        x += im.width + pad
+    return canvas
+
+
 def table(run: Path, points: list[dict], rows: int = 12) -> list[str]:
     if not points:
         return [f"{run.name}: no quality records"]
@@ -112,6 +140,7 @@ def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--side-by-side", metavar="NAME", help="also write NAME.png: the runs' last grids side by side")
     args = parser.parse_args(argv)
     missing = [r for r in args.runs if not (r / METRICS).is_file()]
     if missing:
@@ -125,6 +154,8 @@ def main(argv=None) -> int:
         if strip is not None:
             strip.save(args.out / f"{run.name}-grids.png")
     plot(curves, args.out / "quality.png")
+    if args.side_by_side:
+        side_by_side(args.runs).save(args.out / f"{args.side_by_side}.png")
     print(f"wrote {args.out / 'quality.png'} and the grid strips")
     return 0
 

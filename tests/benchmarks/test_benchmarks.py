@@ -3,6 +3,7 @@ check holds, and both scripts run end to end (tiny sizes; their timings are not 
 
 import json
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -86,6 +87,22 @@ def test_results_report_places_quality_at_training_time_and_draws_the_figures(tm
     assert row.split("|")[3].strip() == "0.20" and "80.0" in row and "70.0" in row  # 20 steps x 36 s = 0.2 h
     assert (out / "quality.png").stat().st_size > 0
     assert Image.open(out / "long-grids.png").width == 3 * 20 + 2 * 6
+
+
+def test_results_report_puts_each_runs_last_ema_grid_side_by_side(tmp_path):
+    runs = []
+    for name, value in (("book", 30), ("modern", 200)):
+        run = tmp_path / name
+        (run / "samples").mkdir(parents=True)
+        (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "epoch": 1, "time": 1.0}) + "\n")
+        for epoch in (1, 2):
+            Image.new("L", (20, 20), 0).save(run / "samples" / f"epoch_{epoch:04d}.png")
+            Image.new("L", (20, 20), value if epoch == 2 else 0).save(run / "samples" / f"ema_epoch_{epoch:04d}.png")
+        runs.append(str(run))
+    assert results_report.main([*runs, "--out", str(tmp_path / "out"), "--side-by-side", "pair"]) == 0
+    pair = np.asarray(Image.open(tmp_path / "out" / "pair.png").convert("L"))
+    assert pair.shape == (20 + 14, 2 * 20 + 8)
+    assert pair[20, 10] == 30 and pair[20, 28 + 10] == 200, "the last EMA grid of each run, in the order given"
 
 
 def test_results_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
