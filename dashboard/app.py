@@ -163,7 +163,7 @@ def share(run: Run) -> None:
 
 
 def warm_up_training_view() -> None:
-    """Import the Training view's libraries (pandas, altair: about a second) in the background once the first
+    """Import the Training view's libraries (pandas and pyarrow: most of a second) in the background once the first
     view is drawn, so that opening it later does not wait for them."""
     if "dashboard.training_tab" not in sys.modules and not any(t.name == "warm-up" for t in threading.enumerate()):
         threading.Thread(target=importlib.import_module, args=("dashboard.training_tab",), name="warm-up",
@@ -192,7 +192,7 @@ def main() -> None:
             continue
         with tab:
             if name == "Training":
-                from dashboard.training_tab import training_tab  # pandas and altair: only when this view opens
+                from dashboard.training_tab import training_tab  # pandas: only when this view opens
 
                 training_tab(run, [r for _, r in runs])
             elif name == "Memorisation":

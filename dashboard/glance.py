@@ -1,16 +1,13 @@
 """The sidebar's glance at the open run's training: its quick FID over training where it was measured, else its
 G and D losses.
 
-It is drawn after the open view, so it never delays that view's images, and as a plain Vega-Lite spec it needs
-no altair (Streamlit still converts its rows with pandas and pyarrow, which the warm-up thread is importing
-by then). Showing a chart on the first page also means the browser has loaded Streamlit's chart library
+It is drawn after the open view, so it never delays that view's images. Showing a chart on the first page also means the browser has loaded Streamlit's chart library
 before the Training view is opened, which makes opening that view about half a second faster
 (docs/performance.md).
 """
 from __future__ import annotations
 
-import math
-
+from core.formats.config_json import finite
 from core.formats.metrics_jsonl import MetricsReader
 from core.runs import Run
 from dashboard.ui import every_nth, metrics_reader
@@ -18,13 +15,9 @@ from dashboard.ui import every_nth, metrics_reader
 GLANCE_POINTS = 200  # per series: the sidebar is ~300 px wide
 
 
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def glance_series(reader: MetricsReader) -> tuple[str, list[dict]] | None:
     """(title, rows of step/series/value) for the glance chart, or None when the run has too little to draw."""
-    quality = [r for r in reader.quality if _finite(r.get("fid")) or _finite(r.get("fid_ema"))]
+    quality = [r for r in reader.quality if finite(r.get("fid")) or finite(r.get("fid_ema"))]
     if len(quality) >= 2:
         title, records, columns = "FID (quick) during training, lower is better", quality, {"fid": "G",
                                                                                                "fid_ema": "EMA of G"}
@@ -32,7 +25,7 @@ def glance_series(reader: MetricsReader) -> tuple[str, list[dict]] | None:
         title, records, columns = "Losses during training", reader.training, {"g_loss": "G", "d_loss_real": "D on real"}
     records = records[::every_nth(len(records), GLANCE_POINTS)]
     rows = [{"step": r["step"], "series": name, "value": r[column]}
-            for r in records for column, name in columns.items() if _finite(r.get(column))]
+            for r in records for column, name in columns.items() if finite(r.get(column))]
     return (title, rows) if len({row["step"] for row in rows}) >= 2 else None
 
 
