@@ -16,7 +16,8 @@ from core.runs import MAX_GRID_BYTES, Run
 from dashboard.ui import every_nth, metrics_reader
 
 BASE_METRICS = set(TRAINING_FIELDS)
-PLOT_POINTS = 1500  # per series: more than a chart's width in pixels
+PLOT_POINTS = 700  # per series: one per ~2 pixels of a wide chart; more only slowed the browser's drawing
+TOOLTIP_POINTS = 200  # a chart with more rows per series gets no tooltips: Vega evaluates them for every point
 # What the charts call each column (legends show these, never raw names).
 LABELS = {
     "d_loss_real": "D loss on real", "d_loss_fake": "D loss on fake", "g_loss": "G loss",
@@ -88,20 +89,23 @@ def label(column: str) -> str:
 def chart(frame: pd.DataFrame, x: str, columns: list[str], title: str, y_title: str, names=label) -> dict:
     """A line chart's Vega-Lite spec, with titled axes, readable legend labels, and an x axis that ends where the
     data ends. Written as a plain spec, not with altair, whose objects took ~100 ms per chart to build and
-    validate on every rerun of this view (docs/performance.md)."""
+    validate on every rerun of this view; the marks are kept light for the browser (docs/performance.md)."""
     data = (frame[[x, *columns]].rename(columns={c: names(c) for c in columns})
             .melt(x, var_name="series", value_name="value").dropna(subset=["value"]))
     span = [float(frame[x].min()), float(frame[x].max())]
     quantitative = {"type": "quantitative"}
-    return {"title": title, "data": {"name": "rows"}, "datasets": {"rows": data},
-            "mark": {"type": "line", "point": len(frame) < 40},
+    spec = {"title": title, "data": {"name": "rows"}, "datasets": {"rows": data},
+            # no per-point ARIA descriptions: Streamlit's CSP-safe Vega interprets them point by point
+            "mark": {"type": "line", "point": len(frame) < 40, "aria": False},
             "encoding": {"x": {"field": x, **quantitative, "title": AXIS_TITLES.get(x, x),
                                "scale": {"domain": span, "nice": False}},
                          "y": {"field": "value", **quantitative, "title": y_title},
                          "color": {"field": "series", "type": "nominal", "title": None,
-                                   "legend": {"orient": "bottom", "labelLimit": 400}},
-                         "tooltip": [{"field": x, **quantitative}, {"field": "series", "type": "nominal"},
-                                     {"field": "value", **quantitative}]}}
+                                   "legend": {"orient": "bottom", "labelLimit": 400}}}}
+    if len(frame) <= TOOLTIP_POINTS:
+        spec["encoding"]["tooltip"] = [{"field": x, **quantitative}, {"field": "series", "type": "nominal"},
+                                       {"field": "value", **quantitative}]
+    return spec
 
 
 def evaluation_table(run: Run) -> None:

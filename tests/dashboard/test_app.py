@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.training_tab import PLOT_POINTS
 from tests import synthetic
 from tests.conftest import ROOT
 
@@ -222,7 +223,15 @@ def test_a_long_metrics_file_is_plotted_thinned(runs_root, monkeypatch, tmp_path
     at = app(tmp_path, monkeypatch, view="Training").run()
     assert not at.exception
     losses = chart_frames(at)[0]
-    assert 1000 <= len(losses[losses["series"] == "G loss"]) <= 1500
+    assert PLOT_POINTS // 2 <= len(losses[losses["series"] == "G loss"]) <= PLOT_POINTS
+    spec = json.loads(at.main.get("vega_lite_chart")[0].proto.spec)
+    assert "tooltip" not in spec["encoding"] and spec["mark"]["aria"] is False, "light marks for 700 points a series"
+
+
+def test_a_short_training_curve_has_tooltips(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Training").run()
+    spec = json.loads(at.main.get("vega_lite_chart")[0].proto.spec)
+    assert [t["field"] for t in spec["encoding"]["tooltip"]] == ["step", "series", "value"]
 
 
 def test_broken_run_shows_messages_and_page_keeps_working(runs_root, monkeypatch):
