@@ -158,10 +158,11 @@ class TrainConfig:
                                    "answering and exits, keeping the last checkpoint", POSITIVE_FLOAT)
     ada_kimg: float = _f(20.0, "thousands of real images over which the adaptive probability can move from 0 to 1",
                          POSITIVE_FLOAT)
-    class_loss: float = _f(0.0, "with --conditional: weight of an auxiliary classification loss (AC-GAN, Odena et al. "
-                           "2017): D also learns each real image's class, and G is also trained to make images D "
-                           "classifies as the class asked for, which sharpens classes that look alike "
-                           "(docs/conditional.md; 0 = off)", NON_NEGATIVE_FLOAT)
+    class_loss: float | None = _f(None, "with --conditional: weight of an auxiliary classification loss (AC-GAN, "
+                                  "Odena et al. 2017): D also learns each real image's class, and G is also trained "
+                                  "to make images D classifies as the class asked for, which sharpens classes that "
+                                  "look alike (docs/conditional.md; 0 = off; --conditional --recipe modern: 1, "
+                                  "else 0)", NON_NEGATIVE_FLOAT)
 
     def resolved(self) -> "TrainConfig":
         """Fill every field left as None: the recipe's value where it has one, else the preset's book value."""
@@ -172,6 +173,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None and name == "spectral_norm" and self.conditional and self.recipe == "modern":
                 return "on"  # as SNGAN/BigGAN train projection Ds; the shipped conditional run had it (docs/conditional.md)
+            if value is None and name == "class_loss":  # the shipped conditional model's: every class >= 90 % right
+                return 1.0 if self.conditional and self.recipe == "modern" else 0.0
             return value if value is not None else recipe.get(name, book_value)
 
         quick_look = self.is_quick_look
@@ -190,7 +193,7 @@ class TrainConfig:
             clip_value=pick("clip_value", p.clip_value),
             channels_last=p.channels_last if self.channels_last is None else self.channels_last,
             **{name: pick(name, None) for name in ("loss", "optimizer", "spectral_norm", "augment", "augment_p",
-                                                   "ada_target")},
+                                                   "ada_target", "class_loss")},
         )
 
     @property
@@ -251,6 +254,8 @@ class TrainConfig:
             for name, value in RECIPE_DEFAULTS["book"].items():
                 values.setdefault(name, value)
             values.setdefault("minutes", 0.0)
+        if values.get("lr_d") is not None:  # resolved, saved before --class-loss existed: trained without it
+            values.setdefault("class_loss", 0.0)
         return cls(**values)
 
 

@@ -86,6 +86,16 @@ def test_recipes_fill_their_parts_and_single_flags_override_them():
     assert conditional.resolved().spectral_norm == "on", "a conditional modern run's projection D is normalised"
     assert dataclasses.replace(conditional, spectral_norm="off").resolved().spectral_norm == "off"
     assert TrainConfig(conditional=True).resolved().spectral_norm == "off", "the book recipe stays the book's"
+    assert conditional.resolved().class_loss == 1.0, "a conditional modern run's D also learns the classes"
+    assert dataclasses.replace(conditional, class_loss=0.0).resolved().class_loss == 0.0
+    assert TrainConfig(conditional=True).resolved().class_loss == modern.class_loss == 0.0
+
+
+def test_a_config_saved_before_the_class_loss_existed_reads_without_it():
+    """The first shipped conditional model was trained without it: resuming such a run must not add D's class head."""
+    saved = dataclasses.asdict(TrainConfig(recipe="modern", conditional=True).resolved())
+    del saved["class_loss"]
+    assert TrainConfig.from_dict(saved).class_loss == 0.0
 
 
 def test_bad_augmentation_policy_is_refused_in_one_line(capsys):
