@@ -149,6 +149,9 @@ def _training_rows(train: dict, config: dict, step, seconds) -> list[str]:
     for key, words in (("batch_size", "batch"), ("precision", "precision"), ("seed", "seed")):
         if key in train:
             rows.append(f"| {words} | {train[key]} |")
+    for key, words in (("spectral_norm", "spectral norm on D"), ("class_loss", "class loss (AC-GAN) weight")):
+        if train.get(key) not in (None, "off", 0, 0.0):  # shown only where the run used it
+            rows.append(f"| {words} | {train[key]} |")
     if seconds:
         rows.append(f"| training time | {duration(seconds)} |")
     rows.append(f"| machine | {config.get('machine') or 'not recorded'} |")

@@ -18,6 +18,16 @@ def test_a_conditional_card_shows_the_class_input_and_the_per_class_table(tmp_pa
     assert "| Sneaker | 90.0% | 3 |" in text and "class agreement ↑" in text
 
 
+def test_the_card_names_spectral_norm_and_the_class_loss_where_the_run_used_them(tmp_path):
+    run = synthetic.run_folder(tmp_path, conditional=True)
+    config = json.loads((run / "config.json").read_text())
+    assert "class loss" not in model_card.card(run)
+    config["train"].update(spectral_norm="on", class_loss=1.0)
+    (run / "config.json").write_text(json.dumps(config))
+    text = model_card.card(run)
+    assert "| spectral norm on D | on |" in text and "| class loss (AC-GAN) weight | 1.0 |" in text
+
+
 def test_an_unconditional_card_is_as_before(tmp_path):
     text = model_card.card(synthetic.run_folder(tmp_path))
     assert "pipeline_tag: unconditional-image-generation" in text and "class-conditional" not in text
