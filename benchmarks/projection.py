@@ -30,9 +30,11 @@ def main(argv=None) -> int:
                                                                    "does with explore data of version 1 or 2")
     parser.add_argument("--population", type=int, default=32, help="candidates per step of the search (default 32)")
     parser.add_argument("--parents", type=int, default=8, help="best candidates recombined (default 8)")
+    parser.add_argument("--pool", type=int, default=1024, help="random latents tried before the search (default "
+                                                                "1024; a quarter of it beside an encoder's guess)")
     args = parser.parse_args(argv)
-    if args.images < 1 or args.seconds <= 0 or args.random < 1:
-        raise UserError("--images, --seconds and --random must be positive")
+    if args.images < 1 or args.seconds <= 0 or args.random < 1 or args.pool < 1:
+        raise UserError("--images, --seconds, --random and --pool must be positive")
     gen = OnnxGenerator(args.model)
     data, problem = load_explore(gen)
     if data is None:
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
     for i, image in enumerate(data.test_images[:args.images]):
         target = to_target(image, gen)
         found = project(gen, target, seconds=args.seconds, seed=i, explore=None if args.no_encoder else data,
-                        population=args.population, parents=args.parents)
+                        population=args.population, parents=args.parents, pool=args.pool)
         random_best = best_random(gen, target, args.random)
         ratios.append(random_best / max(found.distance, 1e-12))
         times.append(found.seconds)

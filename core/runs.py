@@ -94,6 +94,10 @@ class Run:
         return self.facts.class_names
 
     @property
+    def conditional(self) -> bool:
+        return self.facts.conditional
+
+    @property
     def created(self) -> str:
         return self.facts.created
 

@@ -59,9 +59,10 @@ def listed(root: Path) -> Listing:
 
 
 def shipped_order(run: Run) -> tuple:
-    """The shipped generators by preset (the default DCGAN first), the best of each (lowest FID) first."""
+    """The shipped generators by preset (the default DCGAN first), unconditional before conditional (a conditional
+    model's FID is not comparable: it is told each image's class), the best of each (lowest FID) first."""
     fids = eval_json.fids(eval_json.read(run.eval_path, run.root)[0]).values()
-    return (run.preset != "dcgan", run.preset, min(fids, default=float("inf")))
+    return (run.preset != "dcgan", run.preset, run.conditional, min(fids, default=float("inf")))
 
 
 @st.cache_resource(ttl=LISTING_SECONDS, max_entries=4, show_spinner=False)

@@ -68,6 +68,7 @@ class Facts:
     max_steps: int = 0
     minutes: float = 0.0
     class_names: tuple[str, ...] = ()
+    conditional: bool = False  # --conditional: G draws the class it is asked for
     problems: list[str] = field(default_factory=list)
 
 
@@ -87,6 +88,7 @@ def facts(config: dict) -> Facts:
                   _text(train.get("recipe"), "book"), _text(train.get("loss"), "bce"))
     found.max_steps = int(train["max_steps"]) if finite(train.get("max_steps")) else 0
     found.minutes = float(train["minutes"]) if finite(train.get("minutes")) else 0.0
+    found.conditional = model.get("conditional") is True
     if checks["model.class_names"]:
         found.class_names = tuple(c[:100] for c in names[:1000])
     wrong = [name for name, ok in checks.items() if not ok]

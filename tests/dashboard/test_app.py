@@ -299,6 +299,25 @@ def test_shipped_generators_are_listed_beside_the_users_runs(runs_root, monkeypa
     assert "pretrained/dcgan-book" in at.selectbox(key="run").options and "good" in at.selectbox(key="run").options
 
 
+def test_the_dashboard_opens_on_the_best_unconditional_shipped_dcgan(monkeypatch, tmp_path):
+    """A conditional model's FID is not comparable (it is told each image's class): it is listed after."""
+    from core.formats import eval_json
+
+    shipped = tmp_path / "pretrained"
+    for name, fid, conditional in (("cond", 10.0, True), ("book", 80.0, False), ("modern", 40.0, False)):
+        run = synthetic.run_folder(shipped, name, conditional=conditional)
+        report = json.loads((run / "eval.json").read_text())
+        for row in report["generators"].values():
+            row["fid"] = fid
+        eval_json.write(run, report)
+    (tmp_path / "mine").mkdir()
+    monkeypatch.setenv("GAN_DASHBOARD_PRETRAINED", str(shipped))
+    at = app(tmp_path / "mine", monkeypatch).run()
+    assert not at.exception
+    assert at.selectbox(key="run").options == ["pretrained/modern", "pretrained/book", "pretrained/cond"]
+    assert at.selectbox(key="run").value == "pretrained/modern"
+
+
 def test_directions_tab_combines_and_sweeps_directions(runs_root, monkeypatch):
     at = app(runs_root, monkeypatch, view="Directions").run()
     assert not at.exception
