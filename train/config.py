@@ -143,9 +143,9 @@ class TrainConfig:
                           choices=("bce", "hinge"))
     optimizer: str | None = _f(None, f"rmsprop (Keras defaults) or adam (betas {ADAM_BETAS}) (book: rmsprop, "
                                "modern: adam)", choices=tuple(OPTIMIZERS))
-    spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (off in both recipes: it slowed "
-                                   "the frog GAN down, docs/modern-recipe.md; on for --conditional --recipe modern, "
-                                   "as projection discriminators are usually trained, docs/conditional.md)",
+    spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (book: off; modern: on for the "
+                                   "dcgan preset, where it helped at every length measured, and for --conditional; "
+                                   "off for frog, whose D it left constant, and mlp: docs/modern-recipe.md)",
                                    choices=("on", "off"))
     augment: str | None = _f(None, f"differentiable augmentations of every image D sees: a comma list of "
                              f"{', '.join(OPERATIONS)}, or none (book: none, modern: all three)", _policy)
@@ -171,8 +171,11 @@ class TrainConfig:
 
         def pick(name: str, book_value):
             value = getattr(self, name)
-            if value is None and name == "spectral_norm" and self.conditional and self.recipe == "modern":
-                return "on"  # as SNGAN/BigGAN train projection Ds; the shipped conditional run had it (docs/conditional.md)
+            if value is None and name == "spectral_norm" and self.recipe == "modern" and (
+                    self.conditional or self.model == "dcgan"):
+                # as SNGAN/BigGAN train projection Ds, and it made the modern DCGAN better at every length measured
+                # (the shipped dcgan-modern-50ep, docs/results.md); the frog's D went constant with it
+                return "on"
             if value is None and name == "class_loss":  # the shipped conditional model's: every class >= 90 % right
                 return 1.0 if self.conditional and self.recipe == "modern" else 0.0
             return value if value is not None else recipe.get(name, book_value)

@@ -75,7 +75,9 @@ def test_recipes_fill_their_parts_and_single_flags_override_them():
     book, modern = TrainConfig().resolved(), TrainConfig(recipe="modern").resolved()
     assert (book.loss, book.optimizer, book.spectral_norm, book.augment_ops, book.ada_target) == \
         ("bce", "rmsprop", "off", (), 0.0)
-    assert (modern.loss, modern.optimizer, modern.spectral_norm, modern.ada_target) == ("hinge", "adam", "off", 0.6)
+    assert (modern.loss, modern.optimizer, modern.spectral_norm, modern.ada_target) == ("hinge", "adam", "on", 0.6)
+    assert TrainConfig(model="frog", recipe="modern").resolved().spectral_norm == "off", "its D went constant with it"
+    assert TrainConfig(model="mlp", recipe="modern").resolved().spectral_norm == "off"
     assert modern.augment_ops == ("color", "translation", "cutout") and book.ema == modern.ema == 0.999
     frog = TrainConfig(model="frog", recipe="modern").resolved()
     assert (frog.lr_d, frog.lr_g, frog.label_noise, frog.clip_value) == (4e-4, 2e-4, 0.0, 0.0)
