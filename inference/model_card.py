@@ -77,7 +77,7 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
     grids = regular_files(run / SAMPLES, "epoch_*.png", run) or regular_files(run / SAMPLES, "step_*.png", run)
     if grids:
         lines += ["## Samples", "", f"![the fixed-seed grid at the end of training]({SAMPLES}/{grids[-1].name})", "",
-                  "The same 64 latent vectors at every epoch are in `samples/`.", ""]
+                  "The grids of the same 64 latent vectors over training are in `samples/`.", ""]
     lines += ["## Files", ""] + [f"- `{p.name}`: {'the exponential moving average of G' if kind.endswith('ema') else 'G'}"
                                  f" ({_precision(metadata[kind])}, output {metadata[kind].get('output', 'float')})"
                                  for kind, p in models.items()] + [""]
