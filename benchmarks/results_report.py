@@ -48,23 +48,28 @@ def quality_points(run: Path) -> list[dict]:
     return sorted(points, key=lambda p: p["step"])
 
 
+def labelled_row(paths: list[Path], labels: list[str], pad: int) -> Image.Image:
+    """The images side by side on white, each with its label above it."""
+    images = [Image.open(path).convert("RGB") for path in paths]
+    label_h = 14
+    row = Image.new("RGB", (sum(im.width for im in images) + pad * (len(images) - 1),
+                            max(im.height for im in images) + label_h), "white")
+    x = 0
+    for text, im in zip(labels, images):
+        ImageDraw.Draw(row).text((x + 2, 1), text, fill="black")
+        row.paste(im, (x, label_h))
+        x += im.width + pad
+    return row
+
+
 def grid_strip(run: Path, shown: int = GRIDS_SHOWN) -> Image.Image | None:
     """The fixed-seed grids at `shown` evenly spaced epochs (or steps), side by side and labelled."""
     files = sorted((run / SAMPLES).glob("epoch_*.png")) or sorted((run / SAMPLES).glob("step_*.png"))
     if not files:
         return None
-    picks = [files[round(i)] for i in np.linspace(0, len(files) - 1, min(shown, len(files)))]
-    images = [Image.open(f).convert("RGB") for f in dict.fromkeys(picks)]
-    label_h, pad = 14, 6
-    width = sum(im.width for im in images) + pad * (len(images) - 1)
-    strip = Image.new("RGB", (width, max(im.height for im in images) + label_h), "white")
-    x = 0
-    for path, im in zip(dict.fromkeys(picks), images):
-        kind, number = path.stem.split("_")
-        ImageDraw.Draw(strip).text((x + 2, 1), f"{kind} {int(number)}", fill="black")
-        strip.paste(im, (x, label_h))
-        x += im.width + pad
-    return strip
+    picks = list(dict.fromkeys(files[round(i)] for i in np.linspace(0, len(files) - 1, min(shown, len(files)))))
+    labels = [f"{kind} {int(number)}" for kind, number in (path.stem.split("_") for path in picks)]
+    return labelled_row(picks, labels, pad=6)
 
 
 def last_grid(run: Path) -> Path | None:
@@ -82,16 +87,8 @@ def side_by_side(runs: list[Path]) -> Image.Image:
     missing = [run for run, grid in grids if grid is None]
     if missing:
         raise UserError(f"{missing[0]} has no sample grids in {SAMPLES}/")
-    images = [Image.open(grid).convert("RGB") for _, grid in grids]
-    label_h, pad = 14, 8
-    canvas = Image.new("RGB", (sum(im.width for im in images) + pad * (len(images) - 1),
-                               max(im.height for im in images) + label_h), "white")
-    x = 0
-    for (run, grid), im in zip(grids, images):
-        ImageDraw.Draw(canvas).text((x + 2, 1), f"{run.name}: {grid.stem.replace('_', ' ')}", fill="black")
-        canvas.paste(im, (x, label_h))
-        x += im.width + pad
-    return canvas
+    return labelled_row([grid for _, grid in grids],
+                        [f"{run.name}: {grid.stem.replace('_', ' ')}" for run, grid in grids], pad=8)
 
 
 def table(run: Path, points: list[dict], rows: int = 12) -> list[str]:

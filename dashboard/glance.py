@@ -1,9 +1,9 @@
 """The sidebar's glance at the open run's training: its quick FID over training where it was measured, else its
 G and D losses.
 
-It is drawn after the open view, so it never delays that view's images. Showing a chart on the first page also means the browser has loaded Streamlit's chart library
-before the Training view is opened, which makes opening that view about half a second faster
-(docs/performance.md).
+It is drawn after the open view, so it never delays that view's images. Showing a chart on the first page
+also means the browser has loaded Streamlit's chart library before the Training view is opened, which makes
+opening that view about half a second faster (docs/performance.md).
 """
 from __future__ import annotations
 
