@@ -95,6 +95,10 @@ def project_tab(key: ModelKey) -> None:
                f"random pool, then an evolution strategy, for {PROJECT_SECONDS:g} s). Distance: mean squared pixel "
                "difference on a 0-1 scale.")
     data, problem = explore_data(key)
+    if data is not None and not data.has_encoder and not gen.info.spec.conditional:
+        st.caption(f"This model's explore data predates the encoder that gives the search its first guess: "
+                   f"`python -m export.add_encoder {gen.path}` adds it (one second then gets as close as three "
+                   "did without it).")
     tests = data.test_images if data is not None else np.zeros((0,))
     options = ["upload a PNG or JPEG"] + (["a test image of this run's data"] if len(tests) else [])
     source = st.radio("Target", options, horizontal=True, key="proj_src")

@@ -368,6 +368,12 @@ def test_project_tab_finds_a_latent_for_a_test_image_and_keeps_it(runs_root, mon
     assert at.session_state["kept"][-1]["label"] == "projected test image 3"
 
 
+def test_project_tab_says_how_to_give_an_old_explore_file_its_encoder(runs_root, monkeypatch):
+    at = app(runs_root, monkeypatch, view="Project").run()  # synthetic explore data has no encoder, as before v3
+    assert not at.exception
+    assert any("python -m export.add_encoder" in c.value and "generator_ema.onnx" in c.value for c in at.caption)
+
+
 def test_memorisation_tab_pairs_samples_with_nearest_training_images(runs_root, monkeypatch, tmp_path):
     shutil.copytree(runs_root / "good", tmp_path / "mem")
     images = np.zeros((4, 28, 28, 1), np.uint8)  # as evaluation wrote it before nearest.npz had a version
