@@ -24,6 +24,7 @@ LABELS = {
     "d_acc_real": "D accuracy on real", "d_acc_fake": "D accuracy on fake",
     "fid": "FID (quick)", "kid": "KID (quick)", "classes_covered": "classes covered", "kl_uniform": "KL from uniform",
     "in_classes": "share in the run's classes", "augment_p": "augmentation probability p",
+    "class_acc_real": "real images in their own class", "class_acc_fake": "fakes in the class G was asked for",
 }
 LOSS_TITLES = {"bce": "binary cross-entropy (nats)", "hinge": "hinge loss (D: max(0, 1 ∓ logit); G: −logit)"}
 AXIS_TITLES = {"step": "training step (one batch each)", "epoch": "epoch (passes over the data)"}
@@ -134,6 +135,16 @@ def evaluation_table(run: Run) -> None:
                    "and the FID against that class's real test images.")
 
 
+def line_chart(frame: pd.DataFrame, axis: str, columns: list[str], title: str, y_title: str,
+               alpha: float = 0.0) -> None:
+    """The rows that hold any of `columns` (training and evaluation records share the frame), smoothed when asked
+    (training curves; never the evaluations, which are few), thinned to PLOT_POINTS, drawn."""
+    rows = frame.dropna(subset=columns, how="all")
+    if alpha:
+        rows = smoothed(rows.set_index(axis)[columns], alpha).reset_index()
+    st.vega_lite_chart(spec=chart(plotted(rows), axis, columns, title, y_title), width="stretch")
+
+
 def training_tab(run: Run, runs: list[Run]) -> None:
     frame = metrics_frame(run)
     c1, c2 = st.columns(2)
@@ -143,21 +154,21 @@ def training_tab(run: Run, runs: list[Run]) -> None:
         st.info(f"{run.name} has no metrics yet (metrics.jsonl is missing or empty).")
     else:
         frame = frame.dropna(subset=[axis])
-        losses = plotted(smoothed(frame.set_index(axis)[["d_loss_real", "d_loss_fake", "g_loss"]], alpha).reset_index())
-        st.vega_lite_chart(spec=chart(losses, axis, ["d_loss_real", "d_loss_fake", "g_loss"], "Losses",
-                              LOSS_TITLES.get(run.loss, run.loss)), width="stretch")
-        accuracy = plotted(smoothed(frame.set_index(axis)[["d_acc_real", "d_acc_fake"]], alpha).reset_index())
-        st.vega_lite_chart(spec=chart(accuracy, axis, ["d_acc_real", "d_acc_fake"], "D accuracy",
-                              "share of the batch D calls right"), width="stretch")
+        line_chart(frame, axis, ["d_loss_real", "d_loss_fake", "g_loss"], "Losses",
+                   LOSS_TITLES.get(run.loss, run.loss), alpha)
+        line_chart(frame, axis, ["d_acc_real", "d_acc_fake"], "D accuracy", "share of the batch D calls right", alpha)
+        class_head = [c for c in ("class_acc_real", "class_acc_fake") if c in frame and frame[c].notna().any()]
+        if class_head:
+            line_chart(frame, axis, class_head, "D's class head (--class-loss): how often it names the class",
+                       "share of the batch", alpha)
         quality = [c for c in frame.columns if c not in BASE_METRICS and frame[c].notna().any()]
         distances = [c for c in quality if c.split("_ema")[0] in ("fid", "kid")]
         if distances:
-            st.vega_lite_chart(spec=chart(plotted(frame.dropna(subset=distances, how="all")), axis, distances, "Quality during training (quick evaluation, lower is "
-                                  "better)", "classifier-feature distance"), width="stretch")
+            line_chart(frame, axis, distances, "Quality during training (quick evaluation, lower is better)",
+                       "classifier-feature distance")
         if "augment_p" in quality:
-            st.vega_lite_chart(spec=chart(plotted(frame.dropna(subset=["augment_p"])), axis, ["augment_p"], "Adaptive augmentation: "
-                                  "the probability that D's inputs are augmented (rises when D overfits the reals)",
-                                  "probability per image and operation"), width="stretch")
+            line_chart(frame, axis, ["augment_p"], "Adaptive augmentation: the probability that D's inputs are "
+                       "augmented (rises when D overfits the reals)", "probability per image and operation")
     evaluation_table(run)
     grids = run.grids()
     if grids:

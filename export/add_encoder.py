@@ -73,7 +73,8 @@ def add_encoder(path: Path, count: int = ENCODER_IMAGES) -> str:
     explore_path = path.parent / Path(meta[EXPLORE_KEY].value).name
     remove_stale_temps(path.parent)
     write_all({explore_path: explore_bytes, path: model.SerializeToString()})  # the file named before its namer
-    return f"{path}: encoder fitted on {count:,} of its images; wrote {explore_path.name} and the model's checksum of it"
+    return (f"{path}: encoder fitted on {count:,} of its images; wrote {explore_path.name} and the model's "
+            "checksum of it")
 
 
 EXAMPLES = """examples:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from core.formats.metrics_jsonl import LOSS_METRICS, finite_losses, line
+from core.formats.metrics_jsonl import finite_losses, line, step_metrics
 
 from .distributed import Dist
 
@@ -18,10 +18,11 @@ class MetricsLog:
     caller passes its training clock, which stops during evaluations, grids and checkpoints.
     """
 
-    def __init__(self, path: Path | None, device: torch.device, dist: Dist = Dist(), elapsed: float = 0.0):
-        self.path, self.dist = path, dist
+    def __init__(self, path: Path | None, device: torch.device, dist: Dist = Dist(), elapsed: float = 0.0,
+                 names: tuple[str, ...] = step_metrics(False)):
+        self.path, self.dist, self.names = path, dist, names
         self.file = open(path, "a", encoding="utf-8") if path is not None else None
-        self.sum = torch.zeros(len(LOSS_METRICS), device=device)
+        self.sum = torch.zeros(len(names), device=device)
         self.count = 0
         self.window_start = elapsed
 
@@ -30,7 +31,7 @@ class MetricsLog:
         if self.count == 0:
             return None
         means = (self.dist.sum_(self.sum) / (self.count * self.dist.world)).tolist()  # the one host sync per window
-        record = {"step": step, "epoch": epoch, **dict(zip(LOSS_METRICS, means)), **extra, "time": round(elapsed, 3),
+        record = {"step": step, "epoch": epoch, **dict(zip(self.names, means)), **extra, "time": round(elapsed, 3),
                   "images_per_s": self.count * batch_size / max(elapsed - self.window_start, 1e-9)}
         if finite_losses(record):
             self.write(record)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.formats.metrics_jsonl import LOSS_METRICS  # the order of the values in the metrics vector a step returns
+from core.formats.metrics_jsonl import step_metrics  # the order of the values in the metrics vector a step returns
 from gan.models import call, one_hot, split_class_logits
 
 from .augment import UNIFORMS, Augment
@@ -194,7 +194,7 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
                opts: StepOptions, replay: ReplayBuffer | None = None, shard: Shard = Shard(),
                draws: Draws | None = None, augment: Augment | None = None,
                real_classes: torch.Tensor | None = None) -> torch.Tensor:
-    """One D step then one G step; returns the metrics vector (in the order of LOSS_METRICS) on the device.
+    """One D step then one G step; returns the metrics vector (in the order of step_metrics) on the device.
 
     `draws` are the step's random numbers; when None they are drawn here from `noise_gen`.
     `augment`, when given, transforms every batch D sees (fakes and reals, in both phases).
@@ -223,8 +223,10 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         logits_fake, logits_real = logits[:batch], logits[batch:]
         loss_fake, loss_real = d_losses(logits_fake, logits_real, opts, draws)
         loss_d = (loss_fake + loss_real) / 2
-        if class_logits is not None:  # D learns the reals' classes only: fakes of a bad G would teach it wrong ones
-            loss_d = loss_d + opts.class_loss * F.cross_entropy(class_logits[batch:].float(), real_classes)
+        class_real = None if class_logits is None else class_logits[batch:].float()
+        if class_real is not None:  # D learns the reals' classes only: fakes of a bad G would teach it wrong ones
+            class_loss_real = F.cross_entropy(class_real, real_classes)
+            loss_d = loss_d + opts.class_loss * class_loss_real
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     _clip(nets.discriminator.parameters(), opts.clip_value)
@@ -236,10 +238,12 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         fake = call(nets.g_train, draws.noise_g, fake_g)
         if augment is not None:
             fake = augment(fake, draws.augment_g)
-        logits, class_logits = split_class_logits(call(nets.discriminator, fake, fake_g))
+        logits, class_fake = split_class_logits(call(nets.discriminator, fake, fake_g))
         loss_g = g_loss(logits, opts)
-        loss_g_total = loss_g if class_logits is None else (
-            loss_g + opts.class_loss * F.cross_entropy(class_logits.float(), draws.classes_g))
+        if class_fake is not None:
+            class_fake = class_fake.float()
+            class_loss_fake = F.cross_entropy(class_fake, draws.classes_g)
+        loss_g_total = loss_g if class_fake is None else loss_g + opts.class_loss * class_loss_fake
     opt_g.zero_grad(set_to_none=True)
     g_params = [p for p in nets.generator.parameters() if p.requires_grad]
     loss_g_total.backward(inputs=g_params)
@@ -251,7 +255,11 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
         acc_fake = (logits_fake < 0).float().mean()
         values = {"d_loss_real": loss_real.detach(), "d_loss_fake": loss_fake.detach(), "d_acc_real": acc_real,
                   "d_acc_fake": acc_fake, "g_loss": loss_g.detach()}
-        return torch.stack([values[name] for name in LOSS_METRICS])
+        if class_real is not None:
+            values.update(class_loss_real=class_loss_real.detach(), class_loss_fake=class_loss_fake.detach(),
+                          class_acc_real=(class_real.argmax(1) == real_classes).float().mean(),
+                          class_acc_fake=(class_fake.argmax(1) == draws.classes_g).float().mean())
+        return torch.stack([values[name] for name in step_metrics(class_real is not None)])
 
 
 def keras_rmsprop(params, lr: float, capturable: bool = False) -> torch.optim.RMSprop:

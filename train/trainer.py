@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from core.errors import UserError
 from core.files import atomic_write
-from core.formats.metrics_jsonl import AUGMENT_P, LOSS_METRICS, METRICS, finite_losses
+from core.formats.metrics_jsonl import AUGMENT_P, LOSS_METRICS, METRICS, finite_losses, step_metrics
 from core.images import grid, png_bytes, to_uint8
 from core.progress import Pace, progress
 from core.runs import LAST, SAMPLES, grid_name, periodic_checkpoint
@@ -177,7 +177,8 @@ class Trainer:
         if p.step >= total:
             print(f"run already at step {p.step} of {total}; raise --epochs or --max-steps to train on")
             return 0
-        metrics = MetricsLog(self.run_dir / METRICS if self.dist.main else None, self.device, self.dist, p.elapsed)
+        metrics = MetricsLog(self.run_dir / METRICS if self.dist.main else None, self.device, self.dist, p.elapsed,
+                             step_metrics(bool(cfg.class_loss)))
         run_step = StaticStep(self._step, self._draws, self.images, self.spec.pixel_range, self.local_batch,
                               metrics.sum, capture=self.use_graphs, labels=self.labels)
         check_image_batch(self.images[:1].float(), self.spec.image_shape, "a real batch")

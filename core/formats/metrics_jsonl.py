@@ -24,7 +24,10 @@ from .config_json import finite
 METRICS = "metrics.jsonl"
 # The per-step values of the training step, in the order of its metrics vector.
 LOSS_METRICS = ("d_loss_real", "d_loss_fake", "d_acc_real", "d_acc_fake", "g_loss")
-TRAINING_FIELDS = ("step", "epoch", *LOSS_METRICS, "lr_d", "lr_g", "time", "images_per_s")
+# After them when D has a class head (--class-loss): its cross-entropy and accuracy on the reals' classes, and on
+# the classes G was asked for (the accuracy on fakes is the class agreement as D's head sees it, live).
+CLASS_METRICS = ("class_loss_real", "class_loss_fake", "class_acc_real", "class_acc_fake")
+TRAINING_FIELDS = ("step", "epoch", *LOSS_METRICS, *CLASS_METRICS, "lr_d", "lr_g", "time", "images_per_s")
 AUGMENT_P = "augment_p"
 MAX_LINE_BYTES = 64 << 10  # a longer line is not one we wrote
 READ_CHUNK = 8 << 20
@@ -35,8 +38,14 @@ def line(record: dict) -> str:
     return json.dumps(record) + "\n"
 
 
+def step_metrics(class_head: bool) -> tuple[str, ...]:
+    """The names of a training step's metrics vector, in order."""
+    return LOSS_METRICS + (CLASS_METRICS if class_head else ())
+
+
 def finite_losses(record: dict) -> bool:
-    return all(math.isfinite(record[k]) for k in LOSS_METRICS)
+    return all(math.isfinite(record[k]) for k in LOSS_METRICS) and all(
+        math.isfinite(record[k]) for k in CLASS_METRICS if k in record)
 
 
 def is_record(value) -> bool:
@@ -159,5 +168,5 @@ def truncate_metrics(path: Path, last_step: int) -> None:
         atomic_write(path, "".join(text + "\n" for text in kept).encode())
 
 
-__all__ = ["METRICS", "LOSS_METRICS", "TRAINING_FIELDS", "MetricsReader", "read_metrics", "split_metrics",
+__all__ = ["METRICS", "LOSS_METRICS", "CLASS_METRICS", "TRAINING_FIELDS", "MetricsReader", "read_metrics", "split_metrics",
            "truncate_metrics", "line"]

@@ -48,6 +48,10 @@ def captions(at) -> list[str]:
     return [c for image in at.image for c in image.captions]
 
 
+def chart_specs(at):
+    return [json.loads(c.proto.spec) for c in at.main.get("vega_lite_chart")]
+
+
 def chart_frames(at):
     return [pa.ipc.open_stream(io.BytesIO(c.proto.datasets[0].data.data)).read_all().to_pandas()
             for c in at.main.get("vega_lite_chart")]
@@ -405,8 +409,26 @@ def test_modern_run_shows_its_augmentation_probability_and_hinge_loss(runs_root,
     assert any("modern recipe" in c.value for c in at.sidebar.caption)
     probability = next(f for f in chart_frames(at) if set(f["series"]) == {"augmentation probability p"})
     assert probability.sort_values("step")["value"].tolist() == pytest.approx([0.1 * i for i in range(len(records))])
-    specs = [json.loads(c.proto.spec) for c in at.main.get("vega_lite_chart")]
+    specs = chart_specs(at)
     assert "hinge loss" in json.dumps(specs[0]) and "binary cross-entropy" not in json.dumps(specs[0])
+
+
+def test_a_run_with_a_class_head_charts_how_often_it_names_the_class(runs_root, monkeypatch, tmp_path):
+    shutil.copytree(runs_root / "good", tmp_path / "ac")
+    metrics = tmp_path / "ac" / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    for i, record in enumerate(r for r in records if "g_loss" in r):
+        record.update(class_loss_real=1.0, class_loss_fake=2.0, class_acc_real=0.5, class_acc_fake=0.05 * i)
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    without = chart_specs(app(runs_root, monkeypatch, view="Training").run())
+    assert without and not any("class head" in json.dumps(s) for s in without)
+    at = app(tmp_path, monkeypatch, view="Training").run()
+    at.slider(key="smoothing").set_value(0.0).run()
+    assert not at.exception
+    shares = next(f for f in chart_frames(at) if "fakes in the class G was asked for" in set(f["series"]))
+    fakes = shares[shares["series"] == "fakes in the class G was asked for"].sort_values("step")["value"]
+    assert fakes.tolist() == pytest.approx([0.05 * i for i in range(len(fakes))]) and len(fakes) >= 3
+    assert any("class head" in json.dumps(s) for s in chart_specs(at))
 
 
 def test_the_sidebar_offers_the_web_page_and_the_model_card(runs_root, monkeypatch):

@@ -97,6 +97,23 @@ def test_a_conditional_run_resumes_bit_identically(conditional_run, prefix):
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
 
 
+def test_the_class_head_is_logged_beside_the_losses_and_resumes_with_them(conditional_run):
+    from core.formats.metrics_jsonl import CLASS_METRICS, read_metrics
+
+    def training(name):
+        return [r for r in read_metrics(conditional_run / name / "metrics.jsonl")[0] if "g_loss" in r]
+
+    assert not any(k in r for r in training("straight") for k in CLASS_METRICS), "no head, nothing logged"
+    straight, split = training("ac-straight"), training("ac-split")
+    assert [r["step"] for r in straight] == [2, 4, 6, 8]
+    for record in straight:
+        assert 0 <= record["class_acc_real"] <= 1 and 0 <= record["class_acc_fake"] <= 1
+        assert record["class_loss_real"] > 0 and record["class_loss_fake"] > 0
+    same_window = {2, 6, 8}  # the split run logged steps 2 and 3, then 4 alone after resuming
+    assert [[r[k] for k in CLASS_METRICS] for r in split if r["step"] in same_window] == [
+        [r[k] for k in CLASS_METRICS] for r in straight if r["step"] in same_window]
+
+
 def test_a_conditional_export_takes_a_class_and_matches_pytorch(conditional_run, tmp_path, capsys):
     import shutil
 
