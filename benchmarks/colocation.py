@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.errors import summary
+
 GRID, EVERY = 64, 0.05
 
 
@@ -143,7 +145,7 @@ def measure(variant: str, model: Path, seconds: float, precision: str) -> dict[s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.colocation", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.colocation", description=summary(__doc__))
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per figure")
     parser.add_argument("--variants", default="ours,fixed,defaults")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="the training step's")

@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from core.errors import summary
 from core.machine import cpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +145,7 @@ def training_view(root: Path, run: str) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.dashboard_latency", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dashboard_latency", description=summary(__doc__))
     parser.add_argument("--runs", default=str(ROOT / "pretrained"))
     parser.add_argument("--run", default="dcgan-book-50ep")
     parser.add_argument("--clicks", type=int, default=20)

@@ -15,6 +15,7 @@ import time
 import onnxruntime as ort
 import torch
 
+from core.errors import summary
 from core.spec import PRESETS, ModelSpec
 from inference import runtime
 from export.onnx_export import ExportOptions, export_generator
@@ -42,7 +43,7 @@ def time_pair(fn_a, fn_b, repeats: int, blocks: int = 10) -> tuple[float, float]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.inference", description=summary(__doc__))
     parser.add_argument("--model", choices=sorted(PRESETS), default="dcgan")
     parser.add_argument("--run", help="use this run's trained G instead of a fresh one")
     parser.add_argument("--batches", default="1,64,256")

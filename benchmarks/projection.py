@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from core.errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry, summary
 from core.machine import cpu
 from inference.latent_space import PROJECT_SECONDS, best_random, load_explore, project, to_target
 from inference.runtime import OnnxGenerator
@@ -20,7 +20,7 @@ from inference.runtime import OnnxGenerator
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m benchmarks.projection", description=summary(__doc__))
     parser.add_argument("model", type=Path, help="an exported generator (.onnx) with its explore data beside it")
     parser.add_argument("--images", type=int, default=8, help="test images to project (default 8)")
     parser.add_argument("--seconds", type=float, default=PROJECT_SECONDS, help="time budget per projection "

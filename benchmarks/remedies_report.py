@@ -14,6 +14,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from core.errors import summary
 from core.formats.eval_json import QUALITY_METRICS as COLUMNS
 
 
@@ -24,7 +25,7 @@ def mean_std(values: list[float]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.remedies_report", description=summary(__doc__))
     parser.add_argument("root", type=Path)
     parser.add_argument("--plot", type=Path, default=Path("docs/remedies-fid.png"))
     args = parser.parse_args(argv)

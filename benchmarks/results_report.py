@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry, summary
 from core.formats.eval_json import CURVE
 from core.formats.metrics_jsonl import METRICS, read_metrics
 from core.runs import SAMPLES
@@ -134,7 +134,7 @@ def plot(curves: dict[str, list[dict]], path: Path) -> None:
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m benchmarks.results_report", description=summary(__doc__))
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--side-by-side", metavar="NAME", help="also write NAME.png: the runs' last grids side by side")

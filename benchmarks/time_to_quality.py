@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from core.errors import ArgumentParser, UserError, cli_entry
+from core.errors import ArgumentParser, UserError, cli_entry, summary
 from core.formats.config_json import DataSource
 from core.spec import PRESETS, ModelSpec
 from gan import data as datasets
@@ -176,7 +176,7 @@ def report(settings: list[Setting], target: float, budget_s: float, steps_per_ep
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m benchmarks.time_to_quality", description=summary(__doc__),
                             epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target-fid", type=float, required=True,
                         help="quick FID to reach (the book recipe's 50-epoch value in docs/results.md is 100.3)")

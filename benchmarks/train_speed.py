@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from core.errors import summary
 from core.machine import cpu
 from core.formats.metrics_jsonl import LOSS_METRICS
 from core.spec import PRESETS
@@ -222,7 +223,7 @@ def time_side_by_side(runners, batch, device, seconds: float, blocks: int = 8) -
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_speed", description=summary(__doc__))
     parser.add_argument("--presets", default="dcgan,mlp,frog")
     parser.add_argument("--batches", default=None, help="default: 32,1024 on CUDA, 32,256 on CPU")
     parser.add_argument("--seconds", type=float, default=10.0, help="timing per preset and batch, all paths together")

@@ -91,6 +91,11 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def summary(doc: str) -> str:
+    """A module docstring's first paragraph as one line, for --help: its first line alone can stop mid-sentence."""
+    return " ".join(doc.strip().split("\n\n", 1)[0].split())
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad flag gives one line (no usage dump) that points to --help."""
 

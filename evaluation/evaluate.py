@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import atomic_write
 from core.formats import config_json, eval_json, nearest_npz
 from core.runs import PERIODIC_GLOB
@@ -204,7 +204,7 @@ def curve(target_dir: Path, space: FeatureSpace, samples: int, data_dir: str | N
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m evaluation.evaluate", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m evaluation.evaluate", description=summary(__doc__),
                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", nargs="?", help="run folder, checkpoint (.pt) or exported model (.onnx); "
                         "default: the newest run under --runs")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import remove_stale_temps, write_all
 from core.formats.explore_npz import DIGEST_KEY, EXPLORE_KEY, to_bytes
 from core.progress import progress
@@ -85,7 +85,7 @@ EXAMPLES = """examples:
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m export.add_encoder", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m export.add_encoder", description=summary(__doc__),
                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", type=Path, help="exported generators (.onnx) whose explore data "
                         "predates the encoder")

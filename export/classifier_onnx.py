@@ -18,7 +18,7 @@ import onnx.numpy_helper
 import torch
 from torch import nn
 
-from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import atomic_write
 from evaluation import classifier
 
@@ -94,7 +94,7 @@ def export(kind: classifier.Kind) -> bytes:
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m export.classifier_onnx", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m export.classifier_onnx", description=summary(__doc__))
     parser.add_argument("--kind", choices=tuple(classifier.KINDS), help="only this classifier (default: every one "
                         "whose weights exist)")
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import remove_stale_temps, write_all
 from core.targets import locate
 from gan import checkpoint
@@ -36,7 +36,7 @@ EXAMPLES = """examples:
 
 
 def parse_args(argv):
-    parser = ArgumentParser(prog="python -m export.to_onnx", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m export.to_onnx", description=summary(__doc__),
                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", help="run folder or checkpoint file (default: newest run under --runs)")
     parser.add_argument("--runs", default="checkpoints", help="folder of run folders (default: checkpoints)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core import latent
-from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import atomic_write
 from core.images import BadImage, gif_bytes, grid, png_bytes, upscale
 from core.targets import locate
@@ -80,7 +80,7 @@ def positive(kind, upper):
 
 
 def parse_args(argv):
-    parser = ArgumentParser(prog="python -m inference.generate", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m inference.generate", description=summary(__doc__),
                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", nargs="?", help="exported model (.onnx) or run folder (its generator.onnx); "
                         "default: the newest run under --runs")

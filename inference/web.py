@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from core.errors import ArgumentParser, UserError, cli_entry, run_main
+from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import UnsafeFile, read_bounded
 from core.formats import config_json, eval_json
 from core.runs import MAX_ONNX_BYTES, open_run
@@ -145,7 +145,7 @@ def zipped(files: dict[str, bytes], folder: str) -> bytes:
 
 @cli_entry
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m inference.web", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python -m inference.web", description=summary(__doc__),
                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder or exported model (.onnx); default: the newest run")
     parser.add_argument("--runs", default="checkpoints", help="folder of run folders (default: checkpoints)")

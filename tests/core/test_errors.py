@@ -82,3 +82,13 @@ def test_an_interrupt_while_a_command_starts_or_after_it_ends_is_one_line_and_13
                         "run_main(lambda argv: 0, exit=lambda code: (os.kill(os.getpid(), signal.SIGINT), time.sleep(30)))"])
     done = subprocess.run([sys.executable, "-c", ending], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 130 and done.stderr.strip() == "interrupted"
+
+
+def test_help_describes_a_tool_by_its_whole_first_paragraph():
+    from core.errors import summary
+
+    doc = """Projection of real images: time and distance against
+    the best of 10,000 random samples.
+
+    Details that --help does not need."""
+    assert summary(doc) == "Projection of real images: time and distance against the best of 10,000 random samples."
