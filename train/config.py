@@ -144,8 +144,9 @@ class TrainConfig:
     optimizer: str | None = _f(None, f"rmsprop (Keras defaults) or adam (betas {ADAM_BETAS}) (book: rmsprop, "
                                "modern: adam)", choices=tuple(OPTIMIZERS))
     spectral_norm: str | None = _f(None, "spectral normalisation of D's weights (book: off; modern: on for the "
-                                   "dcgan preset, where it helped at every length measured, and for --conditional; "
-                                   "off for frog, whose D it left constant, and mlp: docs/modern-recipe.md)",
+                                   "dcgan preset, where it helped at every length measured, and for a conditional "
+                                   "dcgan or mlp; off for frog, whose D it left constant, conditional or not, and "
+                                   "the unconditional mlp: docs/modern-recipe.md)",
                                    choices=("on", "off"))
     augment: str | None = _f(None, f"differentiable augmentations of every image D sees: a comma list of "
                              f"{', '.join(OPERATIONS)}, or none (book: none, modern: all three)", _policy)
@@ -171,10 +172,11 @@ class TrainConfig:
 
         def pick(name: str, book_value):
             value = getattr(self, name)
-            if value is None and name == "spectral_norm" and self.recipe == "modern" and (
+            if value is None and name == "spectral_norm" and self.recipe == "modern" and self.model != "frog" and (
                     self.conditional or self.model == "dcgan"):
                 # as SNGAN/BigGAN train projection Ds, and it made the modern DCGAN better at every length measured
-                # (the shipped dcgan-modern-50ep, docs/results.md); the frog's D went constant with it
+                # (the shipped dcgan-modern-50ep, docs/results.md); the frog's D went constant with it, so the
+                # conditional frog (all of CIFAR-10, docs/conditional.md) trained without it
                 return "on"
             if value is None and name == "class_loss":  # the shipped conditional model's: every class >= 90 % right
                 return 1.0 if self.conditional and self.recipe == "modern" else 0.0

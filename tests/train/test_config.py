@@ -88,6 +88,8 @@ def test_recipes_fill_their_parts_and_single_flags_override_them():
     assert conditional.resolved().spectral_norm == "on", "a conditional modern run's projection D is normalised"
     assert dataclasses.replace(conditional, spectral_norm="off").resolved().spectral_norm == "off"
     assert TrainConfig(conditional=True).resolved().spectral_norm == "off", "the book recipe stays the book's"
+    assert TrainConfig(model="frog", recipe="modern", conditional=True).resolved().spectral_norm == "off", \
+        "the frog's D went constant with it, conditional or not"
     assert conditional.resolved().class_loss == 1.0, "a conditional modern run's D also learns the classes"
     assert dataclasses.replace(conditional, class_loss=0.0).resolved().class_loss == 0.0
     assert TrainConfig(conditional=True).resolved().class_loss == modern.class_loss == 0.0
