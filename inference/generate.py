@@ -21,6 +21,8 @@ from core.targets import locate
 from .latent_space import PROJECT_SECONDS, load_explore, project, read_target
 from .runtime import OnnxGenerator, RuntimeErrorForUser
 
+EVERY_CLASS = "all"  # --class all: every class for every seed
+
 EXAMPLES = """examples:
   python -m inference.generate --seeds 0-63 --out out/                 the newest run's G: 64 PNGs and grid.png
   python -m inference.generate checkpoints/<run> --seeds 0-7,42 --truncation 0.7 --out out/
@@ -31,6 +33,7 @@ EXAMPLES = """examples:
   python -m inference.generate --direction "towards Sneaker" --seeds 0-7 --strengths=-3:3:7 --out out/
   python -m inference.generate --list-directions                      what the model's explore data holds
   python -m inference.generate <conditional run> --class Sneaker --seeds 0-15 --out out/     a class on request
+  python -m inference.generate <conditional run> --class all --seeds 0-7 --out out/    one row per class, same z
   python -m inference.generate <conditional run> --interpolate 3,3 --class Sandal,Sneaker --out out/
                                                                    one seed walking from one class to another
 """
@@ -99,7 +102,8 @@ def parse_args(argv):
                         help="from:to:count or a list; write --strengths=-3:3:7 (with =) when it starts with a minus (default -3:3:7)")
     parser.add_argument("--class", dest="class_names", metavar="NAME[,NAME]",
                         help="for a class-conditional model: the class to draw (default: each class in turn); "
-                        "with --interpolate, two classes walk from the first to the second")
+                        "with --interpolate, two classes walk from the first to the second; with --seeds, all draws "
+                        "every class for every seed (grid.png: one row per class)")
     parser.add_argument("--list-directions", action="store_true", help="print the stored directions and their effects")
     parser.add_argument("--project-seconds", type=positive(float, 120.0), default=PROJECT_SECONDS,
                         help=f"time to spend projecting each image endpoint (default {PROJECT_SECONDS:g})")
@@ -155,6 +159,8 @@ def requested_classes(gen: OnnxGenerator, text: str | None) -> list[int] | None:
     """--class NAME[,NAME] as class indices (None: not given); a bad name or an unconditional model is one line."""
     if text is None:
         return None
+    if text.strip().lower() == EVERY_CLASS:
+        return [gen.class_index(name) for name in gen.class_names] or [gen.class_index(text)]
     names = [n.strip() for n in text.split(",")]
     if len(names) > 2 or not all(names):
         raise UserError(f"--class takes one class name, or two separated by a comma, got {text!r}")
@@ -171,6 +177,11 @@ def class_path(gen: OnnxGenerator, indices: list[int] | None, count: int, defaul
     return latent.lerp(a, b, count)
 
 
+def file_part(name: str) -> str:
+    """'T-shirt/top' -> 't-shirt-top': a class name as part of a file name."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "class"
+
+
 @cli_entry
 def main(argv=None) -> int:
     try:
@@ -182,7 +193,11 @@ def main(argv=None) -> int:
 def generate(args) -> int:
     gen = load(args)
     classes = requested_classes(gen, args.class_names)
-    if classes is not None and len(classes) == 2 and not args.interpolate:
+    every_class = args.class_names is not None and args.class_names.strip().lower() == EVERY_CLASS
+    if every_class and (args.interpolate or args.direction or not args.seeds):
+        raise UserError("--class all is for --seeds (one row per class); give one class for --interpolate or "
+                        "--direction")
+    if not every_class and classes is not None and len(classes) == 2 and not args.interpolate:
         raise UserError("two classes in --class are for --interpolate; give one class for --seeds or --direction")
     single = None if classes is None else classes[0]
     if args.list_directions or args.direction:
@@ -206,13 +221,18 @@ def generate(args) -> int:
     written = []
     if args.seeds and not args.direction:
         z = np.concatenate([gen.latents(s, 1, args.truncation) for s in args.seeds])
-        rows = gen.class_rows(len(z), single) if gen.class_names else None
+        names, picked, ncols = [f"seed{seed:04d}.png" for seed in args.seeds], single, min(8, len(z))
+        if every_class:  # the same z down each column: the class input chooses what is drawn, z how
+            names = [f"seed{seed:04d}-{file_part(c)}.png" for c in gen.class_names for seed in args.seeds]
+            picked, ncols = np.repeat(np.arange(len(classes)), len(z)), len(z)
+            z = np.tile(z, (len(classes), 1))
+        rows = gen.class_rows(len(z), picked) if gen.class_names else None
         parts = np.array_split(np.arange(len(z)), max(1, len(z) // 256))
         images = np.concatenate([gen.images(z[i], None if rows is None else rows[i]) for i in parts])
-        for seed, image in zip(args.seeds, images):
-            atomic_write(out / f"seed{seed:04d}.png", png_bytes(image))
-        atomic_write(out / "grid.png", png_bytes(upscale(grid(images, ncols=min(8, len(images))), 1024)))
-        written.append(f"{len(images)} seed PNGs and grid.png")
+        for name, image in zip(names, images):
+            atomic_write(out / name, png_bytes(image))
+        atomic_write(out / "grid.png", png_bytes(upscale(grid(images, ncols=ncols), 1024)))
+        written.append(f"{len(images)} PNGs and grid.png" + (" (one row per class)" if every_class else ""))
     if args.interpolate:
         ends = args.interpolate.split(",")
         if len(ends) != 2:

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from core.images import png_bytes
-from inference import runtime
+from inference import generate, runtime
 from inference.generate import main as generate_main
 from tests import synthetic
 
@@ -111,6 +111,20 @@ def test_class_picks_what_a_conditional_model_draws(conditional, tmp_path):
     assert (tmp_path / "mixed" / "seed0001.png").read_bytes() == png_bytes(gen.images(gen.latents(1, 1), 1)[0])
 
 
+def test_class_all_draws_every_class_for_every_seed_one_row_per_class(conditional, tmp_path):
+    assert generate_main([str(conditional), "--class", "all", "--seeds", "4,9", "--out", str(tmp_path)]) == 0
+    gen = runtime.OnnxGenerator(conditional / "generator.onnx")
+    assert len(list(tmp_path.glob("seed*.png"))) == 2 * 10
+    for k, name in enumerate(gen.class_names):
+        for seed in (4, 9):
+            drawn = (tmp_path / f"seed{seed:04d}-{generate.file_part(name)}.png").read_bytes()
+            assert drawn == png_bytes(gen.images(gen.latents(seed, 1), k)[0]), (name, seed)
+    with Image.open(tmp_path / "grid.png") as picture:
+        width, height = picture.size
+    assert height / width == pytest.approx(10 / 2, rel=0.1)  # ten rows of two seeds
+    assert generate.file_part("T-shirt/top") == "t-shirt-top"
+
+
 def test_an_interpolation_can_walk_from_one_class_to_another(conditional, tmp_path):
     assert generate_main([str(conditional), "--interpolate", "3,3", "--class", "Sandal,Sneaker", "--frames", "5",
                           "--out", str(tmp_path)]) == 0
@@ -127,6 +141,8 @@ def test_an_interpolation_can_walk_from_one_class_to_another(conditional, tmp_pa
     ("conditional", ["--class", "Bag,Coat"], "two classes in --class are for --interpolate"),
     ("conditional", ["--class", "Bag,Coat,Dress", "--interpolate", "1,2"], "one class name, or two"),
     ("exported", ["--class", "Bag"], "generator.onnx is not class-conditional"),
+    ("exported", ["--class", "all"], "generator.onnx is not class-conditional"),
+    ("conditional", ["--class", "all", "--interpolate", "1,2"], "--class all is for --seeds"),
 ])
 def test_a_wrong_class_is_one_line(request, tmp_path, capsys, model, args, message):
     code = generate_main([str(request.getfixturevalue(model)), *args, "--seeds", "0", "--out", str(tmp_path)])
