@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -18,6 +19,11 @@ TEMP_SUFFIX = ".tmp"
 
 class UnsafeFile(Exception):
     """A file a reader refuses: outside the root, not a regular file, or over its size cap."""
+
+
+def file_part(name: str) -> str:
+    """'T-shirt/top' -> 't-shirt-top': a free-form name (a class's) as part of a file name."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unnamed"
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

@@ -5,7 +5,9 @@ and real test images of the run's own classes, k-NN precision and recall, the cl
 with its KL divergence from uniform and the classes covered, and the share of near-copies of
 training images (the memorisation check). Reference rows bracket the result: real train vs
 real test images (the floor) and an untrained generator (the ceiling). `--curve` scores every
-checkpoint the run kept instead, for quality-over-time plots.
+checkpoint the run kept instead, for quality-over-time plots. `--class NAME` measures one class of a
+conditional model as if it had been trained on that class alone (its images of the class against
+the class's real images), so that it compares with a run trained on the class only.
 
 Features: the project's Fashion-MNIST classifier for 1x28x28 images, its CIFAR-10 classifier for
 3x32x32 ones (evaluation/classifier.py). These are classifier-feature distances, NOT Inception FID,
@@ -14,6 +16,7 @@ and are not comparable with published numbers; the output always names the space
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +46,7 @@ EXAMPLES = """examples:
   python -m evaluation.evaluate checkpoints/<run>/generator.onnx   the exported model, run by ONNX Runtime
   python -m evaluation.evaluate checkpoints/<run> --curve      every kept checkpoint, to quality_curve.jsonl
   python -m evaluation.evaluate checkpoints/<run> --data-dir /data/fashion-mnist   the data moved
+  python -m evaluation.evaluate checkpoints/<conditional run> --class frog   one class, as if trained on it alone
 """
 
 
@@ -65,10 +69,26 @@ def from_checkpoint(path: Path, data_dir: str | None) -> Subject:
     spec, source = checkpoint.spec_of(state), config_json.data_source(state["config"])
     generator, ema = checkpoint.build_generators(state)
     nets = {"generator": generator, **({"generator_ema": ema} if ema is not None else {})}
-    return Subject({name: (lambda count, seed, only=None, g=g: generate(g, count, spec, seed, only))
+    return Subject({name: (lambda count, seed, only=None, desc=None, g=g: generate(g, count, spec, seed, only, desc))
                     for name, g in nets.items()},
                    spec, source.dataset, data_dir or source.data_dir, source.classes, path, state["step"],
                    state["epoch"])
+
+
+def one_class(subject: Subject, name: str) -> Subject:
+    """A conditional model as a model of one class: its images of that class, scored against that class's real
+    images with the class as the run's only one, as a run trained on the class alone is scored."""
+    if not subject.spec.conditional:
+        raise UserError(f"--class is for class-conditional models; {subject.source} draws no class on request")
+    lookup = {c.lower(): k for k, c in enumerate(subject.spec.class_names)}
+    if name.lower() not in lookup:
+        raise UserError(f"no class {name!r} in {subject.source}; it knows: {', '.join(subject.spec.class_names)}")
+    k = lookup[name.lower()]
+    chosen = subject.spec.class_names[k]
+    makers = {g: (lambda count, seed, only=None, desc=None, make=make: make(count, seed, k, desc))
+              for g, make in subject.generators.items()}
+    return dataclasses.replace(subject, generators=makers, classes=(chosen,),
+                               spec=dataclasses.replace(subject.spec, class_names=(chosen,), conditional=False))
 
 
 def from_onnx(path: Path, data_dir: str | None) -> Subject:
@@ -132,14 +152,14 @@ def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference
     train_features = space.features(train.images.float() / 255)
     rows, nearest, per_class = {}, {}, {}
     for name, make in subject.generators.items():
-        images = make(samples, 0)
+        images = make(samples, 0, desc=f"{name}: images")
         rows[name] = score(space, test_features, images, subject.spec.class_names)
         copies = near_copies(space, train_features, test_features, images)
         rows[name].update(near_copy_share=copies["near_copy_share"], near_copy_threshold=copies["threshold"])
         nearest[name] = (images[:32], copies)
         if subject.spec.conditional and space.classes is not None:
             rows[name]["class_agreement"] = agreement(space, images, subject.spec, requested(samples, subject.spec))
-            per_class[name] = class_scores(space, make, subject.spec, test, samples)
+            per_class[name] = class_scores(space, make, subject.spec, test, samples, name)
     report = {"run": subject.source.parent.name, "checkpoint": subject.source.name, "step": subject.step,
               "epoch": subject.epoch, "samples": samples, "features": space.name, "note": NOTE,
               "near_copies": "share of samples nearer a training image than 99% of real test images are "
@@ -154,14 +174,15 @@ def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference
     return report
 
 
-def class_scores(space: FeatureSpace, make, spec: ModelSpec, test: datasets.ImageData, samples: int) -> dict:
+def class_scores(space: FeatureSpace, make, spec: ModelSpec, test: datasets.ImageData, samples: int,
+                 label: str = "") -> dict:
     """Per class of a conditional model: the agreement of its images with the class asked for, and their FID
     against that class's real test images."""
     result = {}
     for k, name in enumerate(spec.class_names):
         real = test.images[[test.class_names[i] == name for i in test.labels.tolist()]]
         count = max(MIN_IMAGES, min(len(real), samples // spec.num_classes))
-        images = make(count, 1, k)
+        images = make(count, 1, k, desc=f"{label}, class {name}: images")
         result[name] = {"class_agreement": agreement(space, images, spec, requested(count, spec, k)),
                         "fid": metrics.frechet_distance(space.features(real[:count].float() / 255), space.features(images))}
     return result
@@ -214,12 +235,19 @@ def main(argv=None) -> int:
     parser.add_argument("--classifier", help="feature classifier weights (default: the committed one for the shape)")
     parser.add_argument("--no-reference", action="store_true", help="skip the floor/ceiling reference rows")
     parser.add_argument("--curve", action="store_true", help="score every kept checkpoint (step_*.pt) instead")
+    parser.add_argument("--class", dest="class_name", metavar="NAME", help="a conditional model's class NAME alone, "
+                        "scored as a run trained on that class only is (to eval-<name>.json; the run's eval.json "
+                        "and nearest.npz are left as they are)")
     args = parser.parse_args(argv)
     samples = args.samples or (2000 if args.curve else 10_000)
     if samples < MIN_IMAGES:
         raise UserError(f"--samples must be at least {MIN_IMAGES}")
     target = locate(args.target, Path(args.runs), accept=("checkpoint", "onnx"), command="python -m evaluation.evaluate")
     subject = from_onnx(target.onnx, args.data_dir) if target.onnx else from_checkpoint(target.checkpoint, args.data_dir)
+    if args.class_name is not None:
+        if args.curve:
+            raise UserError("--class and --curve do not go together: score the class of one checkpoint at a time")
+        subject = one_class(subject, args.class_name)
     space = feature_space(subject.spec.image_shape, args.classifier)
     print(f"features: {space.name}", flush=True)
     if args.curve:
@@ -231,8 +259,11 @@ def main(argv=None) -> int:
     warning = small_sample_warning(report.pop("_real_count"), samples)
     if warning:
         report["warning"] = warning
-    eval_json.write(target.run_dir, report)
-    write_nearest(target.run_dir, nearest, train)
+    written = eval_json.class_file(subject.classes[0]) if args.class_name else eval_json.EVAL
+    eval_json.write(target.run_dir, report, written)
+    if not args.class_name:
+        written += f" and {nearest_npz.NEAREST}"
+        write_nearest(target.run_dir, nearest, train)
     table = {**report["generators"], **{f"ref: {k}": v for k, v in report.get("reference", {}).items()}}
     print(f"{subject.source} (step {subject.step}), {samples} samples, features: {space.name}")
     print(format_table(table))
@@ -241,7 +272,7 @@ def main(argv=None) -> int:
                                                     for c, v in classes.items()))
     if warning:
         print(warning)
-    print(f"wrote {target.run_dir / eval_json.EVAL} and {nearest_npz.NEAREST}  ({NOTE})")
+    print(f"wrote {target.run_dir / written}  ({NOTE})")
     return 0
 
 

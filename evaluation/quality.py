@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from core.errors import UserError
+from core.progress import progress
 from core.formats.config_json import DataSource
 from core.spec import ModelSpec
 
@@ -77,18 +78,24 @@ def requested(count: int, spec: ModelSpec, only: int | None = None) -> torch.Ten
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0, only: int | None = None) -> torch.Tensor:
+def generate(generator: nn.Module, count: int, spec: ModelSpec, seed: int = 0, only: int | None = None,
+             desc: str | None = None) -> torch.Tensor:
     """`count` images in [0, 1] from seeded latents, in eval mode, batch by batch; a conditional model draws every
-    class in turn (or only class `only`)."""
+    class in turn (or only class `only`). With `desc`, a progress bar: 10,000 frogs take minutes on a CPU."""
     generator.eval()
     gen = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     classes = requested(count, spec, only)
     out = []
-    for start in range(0, count, 500):
-        z = torch.randn(min(500, count - start), spec.latent_dim, generator=gen).to(device)
-        onehot = None if classes is None else one_hot(classes[start:start + len(z)], spec.num_classes).to(device)
-        out.append(to_unit(call(generator, z, onehot), spec.pixel_range).cpu())
+    bar = progress(count, desc=desc or "", unit="img", disable=desc is None)
+    try:
+        for start in range(0, count, 500):
+            z = torch.randn(min(500, count - start), spec.latent_dim, generator=gen).to(device)
+            onehot = None if classes is None else one_hot(classes[start:start + len(z)], spec.num_classes).to(device)
+            out.append(to_unit(call(generator, z, onehot), spec.pixel_range).cpu())
+            bar.update(len(z))
+    finally:
+        bar.close()
     return torch.cat(out)
 
 

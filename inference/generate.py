@@ -14,7 +14,7 @@ import numpy as np
 
 from core import latent
 from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
-from core.files import atomic_write
+from core.files import atomic_write, file_part
 from core.images import BadImage, gif_bytes, grid, png_bytes, upscale
 from core.targets import locate
 
@@ -175,11 +175,6 @@ def class_path(gen: OnnxGenerator, indices: list[int] | None, count: int, defaul
     indices = indices or [default % len(gen.class_names)]
     a, b = gen.class_rows(1, indices[0])[0], gen.class_rows(1, indices[-1])[0]
     return latent.lerp(a, b, count)
-
-
-def file_part(name: str) -> str:
-    """'T-shirt/top' -> 't-shirt-top': a class name as part of a file name."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "class"
 
 
 @cli_entry

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..files import atomic_write
+from ..files import atomic_write, file_part
 from .config_json import finite
 from .json_file import read_json
 
@@ -30,8 +30,13 @@ LOWER_IS_BETTER = {"fid": True, "kid": True, "precision": False, "recall": False
 TEXT_FIELDS, NUMBER_FIELDS = ("features", "note", "run", "checkpoint"), ("step", "epoch", "samples")
 
 
-def write(run_dir: Path, report: dict) -> None:
-    atomic_write(Path(run_dir) / EVAL, (json.dumps({"format_version": VERSION, **report}, indent=2) + "\n").encode())
+def class_file(class_name: str) -> str:
+    """Where `evaluate --class NAME` reports one class of a conditional model, beside the run's eval.json."""
+    return f"eval-{file_part(class_name)}.json"
+
+
+def write(run_dir: Path, report: dict, name: str = EVAL) -> None:
+    atomic_write(Path(run_dir) / name, (json.dumps({"format_version": VERSION, **report}, indent=2) + "\n").encode())
 
 
 def read(path: Path, root: Path | None = None) -> tuple[dict | None, str | None]:

@@ -27,8 +27,10 @@ def test_evaluate_cli_writes_eval_json_with_references(own_run, capsys):
     floor, ceiling = report["reference"]["real_train_vs_test"], report["reference"]["untrained_generator"]
     assert floor["fid"] < ceiling["fid"]
     assert "not" in report["note"] and "Inception" in report["note"]
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "ref: untrained_generator" in out and "features: fashion-mnist classifier features" in out
+    assert "generator_ema: images: 200/200" in captured.err, "generating says how far it got"
     with np.load(own_run / "nearest.npz") as nearest:
         assert nearest["generator/samples"].shape == nearest["generator/neighbours"].shape == (32, 28, 28, 1)
 
@@ -140,3 +142,29 @@ def test_collapse_warning():
     assert quick.collapse_warning({"classes_covered": 10}) is None
     assert quick.collapse_warning({"classes_covered": 9}) is None
     assert "cover 7 of 10 classes" in quick.collapse_warning({"classes_covered": 7})
+
+
+def test_one_class_of_a_conditional_model_is_scored_as_a_run_of_that_class_alone(tmp_path, capsys):
+    from evaluation.evaluate import from_checkpoint, one_class
+
+    data = synthetic.fashion_like(tmp_path / "fashion", n_test=1200)  # ~120 test images per class
+    assert train_main(["--data-dir", str(data), "--conditional", "--batch-size", "8", "--max-steps", "2",
+                       "--out", str(tmp_path), "--name", "c"]) == 0
+    run = tmp_path / "c"
+    assert evaluate_main([str(run), "--class", "sneaker", "--samples", "100"]) == 0
+    report = json.loads((run / "eval-sneaker.json").read_text())
+    assert not (run / "eval.json").exists() and not (run / "nearest.npz").exists(), "the run's own files untouched"
+    row = report["generators"]["generator"]
+    assert 0 <= row["in_classes"] <= 1 and "class_agreement" not in row and "per_class" not in report
+    assert "eval-sneaker.json" in capsys.readouterr().out
+    subject = from_checkpoint(run / "last.pt", None)
+    sneakers = one_class(subject, "Sneaker")
+    assert sneakers.classes == ("Sneaker",) and sneakers.spec.class_names == ("Sneaker",)
+    assert torch.equal(sneakers.generators["generator"](16, 3), subject.generators["generator"](16, 3, 7))
+    for args, message in ((["--class", "Frog"], "no class 'Frog'"), (["--class", "Bag", "--curve"], "do not go")):
+        assert evaluate_main([str(run), *args]) == 2
+        assert message in capsys.readouterr().err
+    assert train_main(["--data-dir", str(data), "--batch-size", "8", "--max-steps", "1", "--out", str(tmp_path),
+                       "--name", "u"]) == 0
+    assert evaluate_main([str(tmp_path / "u"), "--class", "Bag"]) == 2
+    assert "--class is for class-conditional models" in capsys.readouterr().err

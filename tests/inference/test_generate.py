@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.files import file_part
 from core.images import png_bytes
-from inference import generate, runtime
+from inference import runtime
 from inference.generate import main as generate_main
 from tests import synthetic
 
@@ -117,12 +118,12 @@ def test_class_all_draws_every_class_for_every_seed_one_row_per_class(conditiona
     assert len(list(tmp_path.glob("seed*.png"))) == 2 * 10
     for k, name in enumerate(gen.class_names):
         for seed in (4, 9):
-            drawn = (tmp_path / f"seed{seed:04d}-{generate.file_part(name)}.png").read_bytes()
+            drawn = (tmp_path / f"seed{seed:04d}-{file_part(name)}.png").read_bytes()
             assert drawn == png_bytes(gen.images(gen.latents(seed, 1), k)[0]), (name, seed)
     with Image.open(tmp_path / "grid.png") as picture:
         width, height = picture.size
     assert height / width == pytest.approx(10 / 2, rel=0.1)  # ten rows of two seeds
-    assert generate.file_part("T-shirt/top") == "t-shirt-top"
+    assert file_part("T-shirt/top") == "t-shirt-top"  # class names become file names
 
 
 def test_an_interpolation_can_walk_from_one_class_to_another(conditional, tmp_path):
