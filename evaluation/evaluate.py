@@ -34,7 +34,8 @@ from core.targets import locate
 from gan import checkpoint, data as datasets
 
 from . import metrics
-from .quality import FeatureSpace, agreement, feature_space, generate, near_copies, references, requested, score
+from .quality import (FeatureSpace, agreement, feature_space, generate, near_copies, references, requested, sample_of,
+                      score)
 
 MIN_IMAGES = 100  # below this the feature covariances are rank-deficient and the distances meaningless
 FEW_IMAGES = 2000  # below this, warn: the distances are biased upward (our in-training evaluation uses 2,000)
@@ -146,7 +147,7 @@ def format_table(rows: dict[str, dict]) -> str:
 
 def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference: bool) -> dict:
     test = real_images(subject, "test")
-    real_test = test.images[:samples].float() / 255
+    real_test = sample_of(test.images, samples)
     test_features = space.features(real_test)
     train = real_images(subject, "train")
     train_features = space.features(train.images.float() / 255)
@@ -167,7 +168,7 @@ def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference
     if per_class:
         report["per_class"] = per_class
     if with_reference:
-        report["reference"] = references(space, test_features, train.images[:samples].float() / 255, subject.spec,
+        report["reference"] = references(space, test_features, sample_of(train.images, samples), subject.spec,
                                          samples)
     report["_nearest"] = (nearest, train)
     report["_real_count"] = len(real_test)
@@ -184,7 +185,7 @@ def class_scores(space: FeatureSpace, make, spec: ModelSpec, test: datasets.Imag
         count = max(MIN_IMAGES, min(len(real), samples // spec.num_classes))
         images = make(count, 1, k, desc=f"{label}, class {name}: images")
         result[name] = {"class_agreement": agreement(space, images, spec, requested(count, spec, k)),
-                        "fid": metrics.frechet_distance(space.features(real[:count].float() / 255), space.features(images))}
+                        "fid": metrics.frechet_distance(space.features(sample_of(real, count)), space.features(images))}
     return result
 
 
@@ -207,7 +208,7 @@ def curve(target_dir: Path, space: FeatureSpace, samples: int, data_dir: str | N
         raise UserError(f"{target_dir} keeps no periodic checkpoints (step_*.pt); train with --checkpoint-every N "
                         "--keep-checkpoints K to plot quality over time")
     first = from_checkpoint(paths[0], data_dir)
-    test_features = space.features(real_images(first, "test").images[:samples].float() / 255)
+    test_features = space.features(sample_of(real_images(first, "test").images, samples))
     lines = []
     for path in paths:
         subject = from_checkpoint(path, data_dir)

@@ -148,14 +148,20 @@ def near_copies(space: FeatureSpace, train_features: torch.Tensor, test_features
             "real_test_share": NEAR_COPY_QUANTILE, "distances": fake_d, "neighbours": fake_i}
 
 
+def sample_of(images: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
+    """`count` of `images` (uint8) drawn at random as [0, 1] floats: an image folder lists its classes one after
+    another, so its first N images can all be airplanes."""
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
+    return images[order].float() / 255
+
+
 class QuickEval:
     """The cheap in-training version: fixed real features and fixed latents, every N steps."""
 
     def __init__(self, source: DataSource, spec: ModelSpec, samples: int):
         self.space = feature_space(spec.image_shape)
         real = datasets.load(source.dataset, "test", source.data_dir, source.classes, spec.image_shape)
-        order = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:samples]
-        self.real_features = self.space.features(real.images[order].float() / 255)
+        self.real_features = self.space.features(sample_of(real.images, samples))
         self.samples, self.spec = samples, spec
         self.best_coverage = 0
 

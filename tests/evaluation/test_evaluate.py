@@ -168,3 +168,12 @@ def test_one_class_of_a_conditional_model_is_scored_as_a_run_of_that_class_alone
                        "--name", "u"]) == 0
     assert evaluate_main([str(tmp_path / "u"), "--class", "Bag"]) == 2
     assert "--class is for class-conditional models" in capsys.readouterr().err
+
+
+def test_the_real_images_compared_are_a_random_sample_not_a_folders_first_classes():
+    from evaluation.quality import sample_of
+
+    by_class = torch.arange(10, dtype=torch.uint8).repeat_interleave(1000).view(-1, 1, 1, 1).expand(-1, 3, 2, 2)
+    picked = sample_of(by_class, 1000)  # an image folder's order: 1,000 airplanes, then 1,000 cars, ...
+    assert picked.shape == (1000, 3, 2, 2) and len(torch.unique(picked)) == 10
+    assert torch.equal(picked, sample_of(by_class, 1000)), "the same sample every time"
