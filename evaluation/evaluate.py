@@ -107,9 +107,13 @@ def from_onnx(path: Path, data_dir: str | None) -> Subject:
         raise UserError(f"{path} does not name the checkpoint it was exported from; export it with "
                         "python -m export.to_onnx, or evaluate its run folder")
     source = path.parent / Path(meta["checkpoint"]).name
-    if not source.is_file() or hashlib.sha256(source.read_bytes()).hexdigest() != meta["checkpoint_sha256"]:
-        raise UserError(f"{path} was exported from {source}, which is gone or has changed since; evaluate the run "
-                        f"folder ({path.parent}) or a checkpoint instead")
+    if not source.is_file():
+        raise UserError(f"{path} was exported from {source.name}, which is not beside it: evaluation needs G's "
+                        "weights in that checkpoint (shipped generators carry none; their eval.json holds the figures "
+                        "measured before they were shipped)")
+    if hashlib.sha256(source.read_bytes()).hexdigest() != meta["checkpoint_sha256"]:
+        raise UserError(f"{path} was exported from {source}, which has changed since; evaluate the checkpoint as it "
+                        f"is now (python -m evaluation.evaluate {source}) or export it again")
     subject = from_checkpoint(source, data_dir)
     weights = meta.get("weights", "generator")
     subject.generators = {f"{weights} ({path.name})": subject.generators[weights]}

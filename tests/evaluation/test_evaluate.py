@@ -51,7 +51,11 @@ def test_an_exported_model_is_measured_through_its_verified_checkpoint(own_run, 
     assert "checksum verified" in capsys.readouterr().out
     (own_run / "last.pt").write_bytes((own_run / "step_0000006.pt").read_bytes())  # the source changed since
     assert evaluate_main([str(own_run / "generator.onnx"), "--samples", "100"]) == 2
-    assert "gone or has changed since" in capsys.readouterr().err
+    assert "which has changed since" in capsys.readouterr().err
+    (own_run / "last.pt").unlink()  # as in pretrained/: models without their checkpoint
+    assert evaluate_main([str(own_run / "generator.onnx"), "--samples", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "not beside it" in err and "eval.json holds the figures" in err
 
 
 def test_data_that_moved_is_found_with_data_dir(tmp_path, fashion_dir, capsys):
