@@ -21,25 +21,11 @@ from core.files import remove_stale_temps, write_all
 from core.formats.explore_npz import DIGEST_KEY, EXPLORE_KEY, to_bytes
 from core.progress import progress
 from inference.latent_space import fit_encoder, load_explore
+
+from .explore import ENCODER_IMAGES, ENCODER_SEED
 from inference.runtime import OnnxGenerator, RuntimeErrorForUser, parse_model
 
-ENCODER_IMAGES = 4096  # what the exporter fits a DCGAN's encoder on (export/explore.py caps it there)
-ENCODER_SEED = 3
 BATCH = 64
-
-
-def unit_images(gen: OnnxGenerator, z: np.ndarray) -> np.ndarray:
-    """G's images for z as the encoder sees them: (N, H*W*C) in HWC order on a 0-1 scale, not rounded to 8 bits
-    (for a float model), as the exporter's are."""
-    out = gen.run(z).astype(np.float64)
-    if gen.info.output == "uint8":
-        unit = out / 255.0
-    else:
-        low, high = gen.info.pixel_range
-        unit = np.clip((out - low) / (high - low), 0.0, 1.0)
-    if not np.isfinite(unit).all():
-        raise UserError(f"{gen.path.name} produced NaN or infinite pixels; re-export it from a healthy checkpoint")
-    return unit.transpose(0, 2, 3, 1).reshape(len(z), -1)
 
 
 def add_encoder(path: Path, count: int = ENCODER_IMAGES) -> str:
@@ -57,11 +43,13 @@ def add_encoder(path: Path, count: int = ENCODER_IMAGES) -> str:
     if data.has_encoder:
         return f"{path} already has an encoder: left as it is"
     z = gen.latents(ENCODER_SEED, count)
-    images = np.empty((count, int(np.prod(gen.info.spec.image_shape))), np.float64)
+    size = int(np.prod(gen.info.spec.image_shape))
+    images = np.empty((count, size), np.float64)
     bar = progress(count, desc=f"{path.name}: images for the encoder", unit="img")
     try:
         for start in range(0, count, BATCH):
-            images[start:start + BATCH] = unit_images(gen, z[start:start + BATCH])
+            # as the encoder sees them: HWC order, 0-1, not rounded to 8 bits (for a float model), as the exporter's
+            images[start:start + BATCH] = gen.unit(z[start:start + BATCH]).transpose(0, 2, 3, 1).reshape(-1, size)
             bar.update(len(z[start:start + BATCH]))
     finally:
         bar.close()
@@ -95,7 +83,10 @@ def main(argv=None) -> int:
     if args.images < 64:
         raise UserError("--images must be at least 64")
     for path in args.models:
-        print(add_encoder(path, args.images), flush=True)
+        try:
+            print(add_encoder(path, args.images), flush=True)
+        except RuntimeErrorForUser as exc:
+            raise UserError(str(exc)) from None
     return 0
 
 

@@ -36,6 +36,7 @@ from evaluation.quality import to_unit
 from .fold import AFFINE, fold_affine_prefix
 
 DIRECTIONS = 8  # unsupervised directions kept
+ENCODER_IMAGES, ENCODER_SEED = 4096, 3  # at most this many of G's images fit the projection's encoder (add_encoder too)
 # G's arithmetic the explore data may spend: 4,096 DCGAN images (capped) but ~260 frogs (3.9 G each).
 EXPLORE_MULTIPLY_ADDS = 1e12
 MEASURE_STRENGTH = 3.0  # latent units moved to measure a direction's effect
@@ -118,7 +119,7 @@ def measure(generator: nn.Module, spec: ModelSpec, vectors: torch.Tensor, labell
 
 
 @torch.no_grad()
-def encoder(generator: nn.Module, spec: ModelSpec, count: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def encoder(generator: nn.Module, spec: ModelSpec, count: int, seed: int = ENCODER_SEED) -> tuple[np.ndarray, np.ndarray]:
     """The projection's starting guess (inference/latent_space.fit_encoder) fitted on `count` of G's images."""
     z = torch.randn(count, spec.latent_dim, generator=torch.Generator().manual_seed(seed))
     images = generate_unit(generator, z, spec).permute(0, 2, 3, 1).reshape(count, -1)
@@ -186,7 +187,7 @@ def compute(generator: nn.Module, spec: ModelSpec, labeller: Labeller | None = N
     effects = measure(generator, spec, vectors, labeller, class_names, bases=bases)
     real = test_images if test_images is not None else np.zeros((0, spec.image_shape[1], spec.image_shape[2],
                                                                      spec.image_shape[0]), np.uint8)
-    start = (None, None) if conditional else encoder(generator, spec, count=int(min(4096, max(64, budget))))
+    start = (None, None) if conditional else encoder(generator, spec, count=int(min(ENCODER_IMAGES, max(64, budget))))
     return ExploreData(vectors.numpy().astype(np.float32), labels, kinds, [describe(e) for e in effects],
                        real.astype(np.uint8), *start)
 

@@ -24,7 +24,7 @@ from core.formats.explore_npz import DIGEST_KEY, EXPLORE_KEY, MAX_BYTES, Explore
 from core.formats.npz import BadNpz
 from core.images import BadImage, decode
 
-from .runtime import OnnxGenerator, RuntimeErrorForUser
+from .runtime import OnnxGenerator
 
 PROJECT_SECONDS = 1.0  # the dashboard's and inference.generate's default search time
 
@@ -144,19 +144,8 @@ def project(gen: OnnxGenerator, target: np.ndarray, seconds: float = PROJECT_SEC
 def _distances(gen: OnnxGenerator, target: np.ndarray, rows):
     """Mean squared difference to `target` of each image G makes from a batch of latents, on a 0-1 scale; from
     the float output where there is one (finer than the 8-bit pictures)."""
-    if gen.info.output == "uint8":
-        return lambda z: ((gen.images(z, rows(len(z))).astype(np.float32) / 255.0 - target[None]) ** 2).mean(
-            axis=(1, 2, 3))
-    lo, hi = gen.info.pixel_range
     goal = np.ascontiguousarray(target.transpose(2, 0, 1)[None], dtype=np.float32)
-
-    def distances(z: np.ndarray) -> np.ndarray:
-        out = gen.run(z, rows(len(z)))
-        if not np.isfinite(out).all():
-            raise RuntimeErrorForUser(f"{gen.path.name} produced NaN or infinite pixels; re-export it from a "
-                                      "healthy checkpoint")
-        return ((np.clip((out - lo) / (hi - lo), 0.0, 1.0) - goal) ** 2).mean(axis=(1, 2, 3))
-    return distances
+    return lambda z: ((gen.unit(z, rows(len(z))) - goal) ** 2).mean(axis=(1, 2, 3))
 
 
 def best_random(gen: OnnxGenerator, target: np.ndarray, count: int = 10_000, seed: int = 1) -> float:

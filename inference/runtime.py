@@ -321,10 +321,22 @@ class OnnxGenerator:
         out = self.run(z, classes)
         if self.info.output == "uint8":
             return np.ascontiguousarray(out.transpose(0, 2, 3, 1), dtype=np.uint8)
+        return to_uint8(self._finite(out), self.info.pixel_range)
+
+    def unit(self, z: np.ndarray, classes=None) -> np.ndarray:
+        """(N, C, H, W) pixels on a 0-1 scale, from the float output where there is one: finer than the 8-bit
+        pictures, for the projection's distances and its encoder."""
+        out = self.run(z, classes)
+        if self.info.output == "uint8":
+            return out.astype(np.float32) / 255.0
+        lo, hi = self.info.pixel_range
+        return np.clip((self._finite(out) - lo) / (hi - lo), 0.0, 1.0)
+
+    def _finite(self, out: np.ndarray) -> np.ndarray:
         if not np.isfinite(out).all():
             raise RuntimeErrorForUser(f"{self.path.name} produced NaN or infinite pixels; re-export it from a "
                                       "healthy checkpoint")
-        return to_uint8(out, self.info.pixel_range)
+        return out
 
 
 CLASSIFIER_ASSETS = Path(__file__).resolve().parent / "assets"
