@@ -155,11 +155,15 @@ def animation(frames: list[np.ndarray], fmt: str) -> bytes:
         raise UserError(f"MP4 encoding failed ({str(exc).splitlines()[0][:120]}); use --format gif") from None
 
 
+def asks_every_class(text: str | None) -> bool:
+    return text is not None and text.strip().lower() == EVERY_CLASS
+
+
 def requested_classes(gen: OnnxGenerator, text: str | None) -> list[int] | None:
     """--class NAME[,NAME] as class indices (None: not given); a bad name or an unconditional model is one line."""
     if text is None:
         return None
-    if text.strip().lower() == EVERY_CLASS:
+    if asks_every_class(text):
         return [gen.class_index(name) for name in gen.class_names] or [gen.class_index(text)]
     names = [n.strip() for n in text.split(",")]
     if len(names) > 2 or not all(names):
@@ -188,7 +192,7 @@ def main(argv=None) -> int:
 def generate(args) -> int:
     gen = load(args)
     classes = requested_classes(gen, args.class_names)
-    every_class = args.class_names is not None and args.class_names.strip().lower() == EVERY_CLASS
+    every_class = asks_every_class(args.class_names)
     if every_class and (args.interpolate or args.direction or not args.seeds):
         raise UserError("--class all is for --seeds (one row per class); give one class for --interpolate or "
                         "--direction")
