@@ -20,9 +20,7 @@ from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import remove_stale_temps, write_all
 from core.formats.explore_npz import DIGEST_KEY, EXPLORE_KEY, to_bytes
 from core.progress import progress
-from inference.latent_space import fit_encoder, load_explore
-
-from .explore import ENCODER_IMAGES, ENCODER_SEED
+from inference.latent_space import ENCODER_IMAGES, ENCODER_SEED, fit_encoder, load_explore
 from inference.runtime import OnnxGenerator, RuntimeErrorForUser, parse_model
 
 BATCH = 64

@@ -30,13 +30,12 @@ from torch import nn
 from core.formats.explore_npz import ExploreData
 from core.spec import ModelSpec
 from gan.models import ConditionalGenerator, mixed_classes
-from inference.latent_space import fit_encoder
+from inference.latent_space import ENCODER_IMAGES, ENCODER_SEED, fit_encoder
 from evaluation.quality import to_unit
 
 from .fold import AFFINE, fold_affine_prefix
 
 DIRECTIONS = 8  # unsupervised directions kept
-ENCODER_IMAGES, ENCODER_SEED = 4096, 3  # at most this many of G's images fit the projection's encoder (add_encoder too)
 # G's arithmetic the explore data may spend: 4,096 DCGAN images (capped) but ~260 frogs (3.9 G each).
 EXPLORE_MULTIPLY_ADDS = 1e12
 MEASURE_STRENGTH = 3.0  # latent units moved to measure a direction's effect

@@ -27,6 +27,7 @@ from core.images import BadImage, decode
 from .runtime import OnnxGenerator
 
 PROJECT_SECONDS = 1.0  # the dashboard's and inference.generate's default search time
+ENCODER_IMAGES, ENCODER_SEED = 4096, 3  # at most this many of G's images fit the encoder (exporter and add_encoder)
 
 
 def load_explore(gen: OnnxGenerator, root: str | Path | None = None) -> tuple[ExploreData | None, str | None]:
