@@ -158,8 +158,9 @@ def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference
     rows, nearest, per_class = {}, {}, {}
     for name, make in subject.generators.items():
         images = make(samples, 0, desc=f"{name}: images")
-        rows[name] = score(space, test_features, images, subject.spec.class_names)
-        copies = near_copies(space, train_features, test_features, images)
+        fake_features = space.features(images)
+        rows[name] = score(space, test_features, images, subject.spec.class_names, fake_features=fake_features)
+        copies = near_copies(train_features, test_features, fake_features)
         rows[name].update(near_copy_share=copies["near_copy_share"], near_copy_threshold=copies["threshold"])
         nearest[name] = (images[:32], copies)
         if subject.spec.conditional and space.classes is not None:

@@ -107,9 +107,11 @@ def agreement(space: FeatureSpace, images: torch.Tensor, spec: ModelSpec, classe
 
 
 def score(space: FeatureSpace, real_features: torch.Tensor, images: torch.Tensor, run_classes: tuple[str, ...] = (),
-          kid_subsets: int = 10, with_precision_recall: bool = True) -> dict:
-    """Distances to the real features; for a classifier space, how the samples spread over the run's classes."""
-    fake = space.features(images)
+          kid_subsets: int = 10, with_precision_recall: bool = True, fake_features: torch.Tensor | None = None) -> dict:
+    """Distances to the real features; for a classifier space, how the samples spread over the run's classes.
+    `fake_features` are the images' features when the caller already has them (a frog's classifier pass over
+    10,000 samples is not free)."""
+    fake = space.features(images) if fake_features is None else fake_features
     result = {"fid": metrics.frechet_distance(real_features, fake),
               "kid": metrics.kernel_distance(real_features, fake, subsets=kid_subsets)}
     if with_precision_recall:
@@ -136,14 +138,13 @@ def references(space: FeatureSpace, test_features: torch.Tensor, real_train: tor
     }
 
 
-def near_copies(space: FeatureSpace, train_features: torch.Tensor, test_features: torch.Tensor,
-                images: torch.Tensor) -> dict:
+def near_copies(train_features: torch.Tensor, test_features: torch.Tensor, fake_features: torch.Tensor) -> dict:
     """Does G copy its training images? The share of samples closer to a training image than real test images
     typically are (the NEAR_COPY_QUANTILE of test-to-train nearest distances; real images: that share by
     construction), and each sample's nearest training image and distance."""
     test_d, _ = metrics.nearest(test_features, train_features)
     threshold = float(torch.quantile(test_d, NEAR_COPY_QUANTILE))
-    fake_d, fake_i = metrics.nearest(space.features(images), train_features)
+    fake_d, fake_i = metrics.nearest(fake_features, train_features)
     return {"near_copy_share": float((fake_d < threshold).float().mean()), "threshold": threshold,
             "real_test_share": NEAR_COPY_QUANTILE, "distances": fake_d, "neighbours": fake_i}
 
