@@ -57,6 +57,15 @@ def _number(stem: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def grid_step(grid: Path, steps_per_epoch: int | None) -> int | None:
+    """The training step a fixed-latent grid was drawn at (epoch_0028 at 250 steps per epoch: 7,000); None for
+    an epoch grid of a run whose epoch length is unknown."""
+    number = _number(grid.stem)
+    if not grid.stem.split("_")[-2:-1] == ["epoch"]:
+        return number
+    return number * steps_per_epoch if steps_per_epoch else None
+
+
 @dataclass
 class Run:
     """A run folder as the dashboard lists it: typed facts from its config, and its problems."""
@@ -136,8 +145,8 @@ class Run:
         if not epochs or not self.steps_per_epoch:
             return epochs or steps
         # a run stopped mid-epoch (a time budget, Ctrl-C) ends with a step grid after its last epoch
-        last_epoch_step = _number(epochs[-1].stem) * self.steps_per_epoch
-        return epochs + [g for g in steps if _number(g.stem) > last_epoch_step]
+        last_epoch_step = grid_step(epochs[-1], self.steps_per_epoch)
+        return epochs + [g for g in steps if grid_step(g, None) > last_epoch_step]
 
 
 def safe_child(root: Path, name) -> Path | None:

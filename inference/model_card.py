@@ -18,7 +18,7 @@ from core.files import atomic_write
 from core.formats import config_json, eval_json
 from core.formats.metrics_jsonl import METRICS, read_metrics
 from core.progress import duration
-from core.runs import SAMPLES, regular_files
+from core.runs import SAMPLES, grid_step, regular_files
 from core.spec import PRESETS
 from core.targets import exported_generators
 
@@ -58,8 +58,9 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
     hub_id, data_name, data_words = DATASETS.get(dataset, ("", "an image folder", "the images it was trained on"))
     report, _ = eval_json.read(run / eval_json.EVAL, run)
     records, _, _ = read_metrics(run / METRICS, run)
-    trained_s = max((r["time"] for r in records if isinstance(r.get("time"), (int, float))), default=None)
     step = first.get("step")
+    step = int(step) if isinstance(step, str) and step.isdigit() else step  # ONNX metadata holds text
+    trained_s = _training_seconds(records, step)
     classes = first.get("num_classes", 0)  # a conditional model's classes (0: unconditional)
     conditional = classes > 0
     front = _front_matter(run.name, preset_name, hub_id, data_name, report, conditional)
@@ -74,9 +75,9 @@ def card(run: Path, exported: dict[str, tuple[str, bytes]] | None = None) -> str
               + ", and runs with ONNX Runtime on any machine, in Python or in a browser.", ""]
     lines += ["## Training", ""] + _training_rows(train, config, step, trained_s) + [""]
     lines += ["## Evaluation", ""] + _evaluation(report) + [""] + _per_class(report)
-    grids = regular_files(run / SAMPLES, "epoch_*.png", run) or regular_files(run / SAMPLES, "step_*.png", run)
-    if grids:
-        lines += ["## Samples", "", f"![the fixed-seed grid at the end of training]({SAMPLES}/{grids[-1].name})", "",
+    grid, caption = _grid_of(run, step, config.get(config_json.STEPS_PER_EPOCH))
+    if grid is not None:
+        lines += ["## Samples", "", f"![{caption}]({SAMPLES}/{grid.name})", "",
                   "The grids of the same 64 latent vectors over training are in `samples/`.", ""]
     lines += ["## Files", ""] + [f"- `{p.name}`: {'the exponential moving average of G' if kind.endswith('ema') else 'G'}"
                                  f" ({_precision(metadata[kind])}, output {metadata[kind].get('output', 'float')})"
@@ -139,11 +140,34 @@ def _front_matter(name: str, preset: str, hub_id: str, data_name: str, report: d
     return "\n".join(lines + ["---"])
 
 
+def _training_seconds(records: list[dict], step) -> float | None:
+    """The training time up to the exported step: a run can go on past the checkpoint that ships (the best
+    one kept, not the last), and its card must not claim the whole run's time."""
+    timed = [r for r in records if isinstance(r.get("time"), (int, float))]
+    if isinstance(step, int):
+        timed = [r for r in timed if isinstance(r.get("step"), int) and r["step"] <= step] or timed
+    return max((r["time"] for r in timed), default=None)
+
+
+def _grid_of(run: Path, step, steps_per_epoch) -> tuple[Path | None, str]:
+    """The fixed-seed grid of the exported model: the last one drawn at or before its step, since a run can go
+    on past the checkpoint that ships."""
+    grids = regular_files(run / SAMPLES, "epoch_*.png", run) or regular_files(run / SAMPLES, "step_*.png", run)
+    if not grids:
+        return None, ""
+    if isinstance(step, int):
+        drawn = [(grid_step(g, steps_per_epoch), g) for g in grids]
+        earlier = [(at, g) for at, g in drawn if at is not None and at <= step]
+        if earlier and earlier[-1][1] != grids[-1]:
+            at, grid = earlier[-1]
+            return grid, f"the fixed-seed grid at step {at:,}" + ("" if at == step else f" (the model: step {step:,})")
+    return grids[-1], "the fixed-seed grid at the end of training"
+
+
 def _training_rows(train: dict, config: dict, step, seconds) -> list[str]:
     spe = config.get(config_json.STEPS_PER_EPOCH)
     rows = ["| | |", "|---|---|", f"| recipe | `{train.get('recipe', 'book')}` |"]
-    if isinstance(step, int) or (isinstance(step, str) and step.isdigit()):
-        step = int(step)
+    if isinstance(step, int):
         rows.append(f"| length | {step:,} steps" + (f" ({step / spe:.1f} epochs)" if isinstance(spe, int) and spe else "")
                     + " |")
     for key, words in (("batch_size", "batch"), ("precision", "precision"), ("seed", "seed")):

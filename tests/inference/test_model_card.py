@@ -32,3 +32,18 @@ def test_an_unconditional_card_is_as_before(tmp_path):
     text = model_card.card(synthetic.run_folder(tmp_path))
     assert "pipeline_tag: unconditional-image-generation" in text and "class-conditional" not in text
     assert 'session.run(None, {"z": z})' in text and "Per class" not in text
+
+
+def test_a_model_exported_before_the_run_ended_gets_its_own_steps_time_and_grid(tmp_path):
+    """The frog ships its best kept checkpoint (step 7,000 of 10,000): its card must not show the whole run."""
+    run = synthetic.run_folder(tmp_path, steps=40, steps_per_epoch=20)  # exported at step 40, the end of epoch 2
+    assert "![the fixed-seed grid at the end of training](samples/epoch_0002.png)" in model_card.card(run)
+    later = [{"step": step, "epoch": step // 20, "g_loss": 1.0, "time": 3600.0 * step / 40} for step in (60, 80)]
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in later))
+    for epoch in (3, 4):
+        (run / "samples" / f"epoch_{epoch:04d}.png").write_bytes((run / "samples" / "epoch_0001.png").read_bytes())
+    text = model_card.card(run)
+    assert "![the fixed-seed grid at step 40](samples/epoch_0002.png)" in text
+    assert "| length | 40 steps (2.0 epochs) |" in text
+    assert "| training time |" in text and "2 h" not in text  # the run went on for 2 h; the model is from 0.4 s in
