@@ -38,8 +38,8 @@ def locate(target: str | None, root: Path, accept: tuple[str, ...] = ("checkpoin
     model (.onnx, where `accept` allows it), or nothing / 'latest' for the newest run under root.
 
     In a run folder, `want` names the exported generator asked for (by `want_flag`, e.g. generator_ema.onnx
-    for --ema); without it, the raw G, or else the run's only exported generator (pretrained/frog-modern-2000
-    ships only its EMA)."""
+    for --ema); without it, the raw G, or else the run's only exported generator (a run
+    folder may hold only its EMA, e.g. exported in fp16 alone to fit a size budget)."""
     root = Path(root)
     wanted = ["a run folder (e.g. checkpoints/<run>)", "a checkpoint (.pt)"] + \
         (["an exported model (.onnx)"] if "onnx" in accept else [])
