@@ -60,10 +60,10 @@ def _number(stem: str) -> int:
 def grid_step(grid: Path, steps_per_epoch: int | None) -> int | None:
     """The training step a fixed-latent grid was drawn at (epoch_0028 at 250 steps per epoch: 7,000); None for
     an epoch grid of a run whose epoch length is unknown."""
-    number = _number(grid.stem)
-    if not grid.stem.split("_")[-2:-1] == ["epoch"]:
-        return number
-    return number * steps_per_epoch if steps_per_epoch else None
+    kind, _, number = grid.stem.rpartition("_")  # epoch_0028, ema_epoch_0028, step_0006036
+    if not kind.endswith("epoch"):
+        return _number(grid.stem)
+    return int(number) * steps_per_epoch if steps_per_epoch and number.isdigit() else None
 
 
 @dataclass
