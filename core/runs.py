@@ -66,6 +66,18 @@ def grid_step(grid: Path, steps_per_epoch: int | None) -> int | None:
     return int(number) * steps_per_epoch if steps_per_epoch and number.isdigit() else None
 
 
+def fixed_seed_grids(run: Path, root: Path, steps_per_epoch: int | None) -> list[Path]:
+    """Raw G's fixed-latent grids in training order: per epoch (and where the run stopped, if mid-epoch),
+    or per step for runs shorter than one."""
+    samples = run / SAMPLES
+    epochs, steps = regular_files(samples, "epoch_*.png", root), regular_files(samples, "step_*.png", root)
+    if not epochs or not steps_per_epoch:
+        return epochs or steps
+    # a run stopped mid-epoch (a time budget, Ctrl-C) ends with a step grid after its last epoch
+    last_epoch_step = grid_step(epochs[-1], steps_per_epoch)
+    return epochs + [g for g in steps if grid_step(g, None) > last_epoch_step]
+
+
 @dataclass
 class Run:
     """A run folder as the dashboard lists it: typed facts from its config, and its problems."""
@@ -138,15 +150,7 @@ class Run:
         return self.path / EVAL
 
     def grids(self) -> list[Path]:
-        """Raw G's fixed-latent grids in training order: per epoch (and where the run stopped, if mid-epoch),
-        or per step for runs shorter than one."""
-        samples = self.path / SAMPLES
-        epochs, steps = regular_files(samples, "epoch_*.png", self.root), regular_files(samples, "step_*.png", self.root)
-        if not epochs or not self.steps_per_epoch:
-            return epochs or steps
-        # a run stopped mid-epoch (a time budget, Ctrl-C) ends with a step grid after its last epoch
-        last_epoch_step = grid_step(epochs[-1], self.steps_per_epoch)
-        return epochs + [g for g in steps if grid_step(g, None) > last_epoch_step]
+        return fixed_seed_grids(self.path, self.root, self.steps_per_epoch)
 
 
 def safe_child(root: Path, name) -> Path | None:

@@ -18,7 +18,7 @@ from core.files import atomic_write
 from core.formats import config_json, eval_json
 from core.formats.metrics_jsonl import METRICS, read_metrics
 from core.progress import duration
-from core.runs import SAMPLES, grid_step, regular_files
+from core.runs import SAMPLES, fixed_seed_grids, grid_step
 from core.spec import PRESETS
 from core.targets import exported_generators
 
@@ -152,7 +152,7 @@ def _training_seconds(records: list[dict], step) -> float | None:
 def _grid_of(run: Path, step, steps_per_epoch) -> tuple[Path | None, str]:
     """The fixed-seed grid of the exported model: the last one drawn at or before its step, since a run can go
     on past the checkpoint that ships."""
-    grids = regular_files(run / SAMPLES, "epoch_*.png", run) or regular_files(run / SAMPLES, "step_*.png", run)
+    grids = fixed_seed_grids(run, run, steps_per_epoch if isinstance(steps_per_epoch, int) else None)
     if not grids:
         return None, ""
     if isinstance(step, int):

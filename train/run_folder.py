@@ -20,7 +20,7 @@ from core.files import atomic_write, remove_stale_temps
 from core.lock import RunLock
 from core.formats import config_json
 from core.formats.metrics_jsonl import METRICS, split_metrics, truncate_metrics
-from core.runs import LAST, LOCK, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, valid_run_name
+from core.runs import LAST, LOCK, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, grid_step, valid_run_name
 from core.targets import locate
 
 from gan import checkpoint
@@ -146,25 +146,15 @@ def _set_aside(run_dir: Path, ckpt: Path, step: int, newer_step: int) -> Path:
             path.rename(aside / path.name)
     kept, later = split_metrics(run_dir / METRICS, step)
     atomic_write(aside / METRICS, "".join(line + "\n" for line in later).encode())
+    config, _ = config_json.read(run_dir / config_json.CONFIG)
+    steps_per_epoch = (config or {}).get(config_json.STEPS_PER_EPOCH)
     for grid in (run_dir / SAMPLES).glob("*.png"):
-        if _grid_step(grid, run_dir) > step:
+        if (grid_step(grid, steps_per_epoch if isinstance(steps_per_epoch, int) else None) or 0) > step:
             grid.rename(aside / SAMPLES / grid.name)
     if (run_dir / LAST).is_file() and ckpt.name != LAST:
         (run_dir / LAST).rename(aside / LAST)
         atomic_write(run_dir / LAST, ckpt.read_bytes())  # a kill from here on resumes where asked
     return aside
-
-
-def _grid_step(grid: Path, run_dir: Path) -> int:
-    """The training step a sample grid shows (epoch grids: the epoch's last step)."""
-    match = re.search(r"(epoch|step)_(\d+)$", grid.stem)
-    if not match:
-        return 0
-    if match.group(1) == "step":
-        return int(match.group(2))
-    config, _ = config_json.read(run_dir / config_json.CONFIG)
-    spe = (config or {}).get(config_json.STEPS_PER_EPOCH)
-    return int(match.group(2)) * spe if isinstance(spe, int) else 0
 
 
 def resume_config(state: dict, given: dict) -> TrainConfig:

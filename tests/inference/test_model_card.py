@@ -47,3 +47,11 @@ def test_a_model_exported_before_the_run_ended_gets_its_own_steps_time_and_grid(
     assert "![the fixed-seed grid at step 40](samples/epoch_0002.png)" in text
     assert "| length | 40 steps (2.0 epochs) |" in text
     assert "| training time |" in text and "2 h" not in text  # the run went on for 2 h; the model is from 0.4 s in
+
+
+def test_a_run_stopped_mid_epoch_shows_the_grid_drawn_where_it_stopped(tmp_path):
+    """A time budget or Ctrl-C ends a run between epochs; the grid saved at that step is the model's, not the
+    last whole epoch's."""
+    run = synthetic.run_folder(tmp_path, steps=50, steps_per_epoch=20)  # epochs 1 and 2, then 10 steps of epoch 3
+    (run / "samples" / "step_0000050.png").write_bytes((run / "samples" / "epoch_0001.png").read_bytes())
+    assert "![the fixed-seed grid at the end of training](samples/step_0000050.png)" in model_card.card(run)
