@@ -9,6 +9,8 @@ evaluation does not score, such as the frog); each is placed at the training tim
 was measured at. Writes `<out>/quality.png` and `<out>/<run>-grids.png`, and prints one markdown
 table per run; `--side-by-side NAME` also writes `<out>/NAME.png`: each run's last grid (of its EMA where it
 has one) beside the others', which share their 64 latent vectors when the runs share their --seed.
+`--grid RUN=GRID` shows another of a run's grids there (`--grid frog-modern-10k=epoch_0028`: raw G at
+the best checkpoint, which is what a run ships when it is not the last).
 """
 from __future__ import annotations
 
@@ -81,12 +83,17 @@ def last_grid(run: Path) -> Path | None:
     return None
 
 
-def side_by_side(runs: list[Path]) -> Image.Image:
-    """Each run's last grid, labelled with the run's name and the grid's epoch."""
-    grids = [(run, last_grid(run)) for run in runs]
-    missing = [run for run, grid in grids if grid is None]
+def side_by_side(runs: list[Path], chosen: dict[str, str] | None = None) -> Image.Image:
+    """Each run's last grid, or the one `chosen` names for it, labelled with the run's name and the grid's epoch."""
+    chosen = chosen or {}
+    unknown = set(chosen) - {run.name for run in runs}
+    if unknown:
+        raise UserError(f"--grid names {sorted(unknown)[0]!r}, which is not one of the runs given")
+    grids = [(run, run / SAMPLES / f"{chosen[run.name]}.png" if run.name in chosen else last_grid(run)) for run in runs]
+    missing = [(run, grid) for run, grid in grids if grid is None or not grid.is_file()]
     if missing:
-        raise UserError(f"{missing[0]} has no sample grids in {SAMPLES}/")
+        run, grid = missing[0]
+        raise UserError(f"{run} has no sample grids in {SAMPLES}/" if grid is None else f"there is no grid {grid}")
     return labelled_row([grid for _, grid in grids],
                         [f"{run.name}: {grid.stem.replace('_', ' ')}" for run, grid in grids], pad=8)
 
@@ -138,7 +145,12 @@ def main(argv=None) -> int:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--side-by-side", metavar="NAME", help="also write NAME.png: the runs' last grids side by side")
+    parser.add_argument("--grid", action="append", default=[], metavar="RUN=GRID",
+                        help="in --side-by-side, show RUN's samples/GRID.png (e.g. epoch_0028) instead of its last grid")
     args = parser.parse_args(argv)
+    chosen = dict(pick.partition("=")[::2] for pick in args.grid)
+    if any(not run or not grid for run, grid in chosen.items()):
+        raise UserError("--grid takes RUN=GRID, e.g. --grid frog-modern-10k=epoch_0028")
     missing = [r for r in args.runs if not (r / METRICS).is_file()]
     if missing:
         raise UserError(f"{missing[0]} is not a run folder (no {METRICS})")
@@ -152,7 +164,7 @@ def main(argv=None) -> int:
             strip.save(args.out / f"{run.name}-grids.png")
     plot(curves, args.out / "quality.png")
     if args.side_by_side:
-        side_by_side(args.runs).save(args.out / f"{args.side_by_side}.png")
+        side_by_side(args.runs, chosen).save(args.out / f"{args.side_by_side}.png")
     print(f"wrote {args.out / 'quality.png'} and the grid strips")
     return 0
 

@@ -4,6 +4,7 @@ check holds, and both scripts run end to end (tiny sizes; their timings are not 
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from torch import nn
@@ -103,6 +104,24 @@ def test_results_report_puts_each_runs_last_ema_grid_side_by_side(tmp_path):
     pair = np.asarray(Image.open(tmp_path / "out" / "pair.png").convert("L"))
     assert pair.shape == (20 + 14, 2 * 20 + 8)
     assert pair[20, 10] == 30 and pair[20, 28 + 10] == 200, "the last EMA grid of each run, in the order given"
+
+    assert results_report.main([*runs, "--out", str(tmp_path / "out"), "--side-by-side", "pair",
+                                "--grid", "modern=ema_epoch_0001"]) == 0
+    pair = np.asarray(Image.open(tmp_path / "out" / "pair.png").convert("L"))
+    assert pair[20, 10] == 30 and pair[20, 28 + 10] == 0, "the grid asked for, for the run it names"
+
+
+@pytest.mark.parametrize("pick, message", [("modern=epoch_0009", "there is no grid"),
+                                           ("other=epoch_0001", "not one of the runs"),
+                                           ("modern", "--grid takes RUN=GRID")])
+def test_results_report_refuses_a_grid_it_cannot_show(tmp_path, capsys, pick, message):
+    run = tmp_path / "modern"
+    (run / "samples").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "epoch": 1, "time": 1.0}) + "\n")
+    Image.new("L", (20, 20), 0).save(run / "samples" / "epoch_0001.png")
+    assert results_report.main([str(run), "--out", str(tmp_path / "out"), "--side-by-side", "x", "--grid", pick]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
 
 
 def test_results_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
