@@ -34,6 +34,11 @@ def periodic_checkpoint(step: int) -> str:
     return f"step_{step:07d}.pt"
 
 
+def periodic_step(path: Path) -> int:
+    """The step a periodic checkpoint's name gives (step_0007000.pt: 7,000); 0 for a name without one."""
+    return _number(Path(path).stem)
+
+
 def grid_name(step: int | None = None, epoch: int | None = None, prefix: str = "") -> str:
     """samples/ file name of the fixed-latent grid at an epoch's end, or at a step."""
     return f"{prefix}epoch_{epoch:04d}.png" if epoch is not None else f"{prefix}step_{step:07d}.png"

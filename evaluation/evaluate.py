@@ -27,7 +27,7 @@ import torch
 from core.errors import ArgumentParser, UserError, cli_entry, run_main, summary
 from core.files import atomic_write
 from core.formats import config_json, eval_json, nearest_npz
-from core.runs import PERIODIC_GLOB
+from core.runs import PERIODIC_GLOB, periodic_step
 from core.spec import ModelSpec
 from core.targets import locate
 
@@ -206,26 +206,45 @@ def write_nearest(run_dir: Path, nearest: dict, train: datasets.ImageData) -> No
     atomic_write(run_dir / nearest_npz.NEAREST, nearest_npz.to_bytes(found))
 
 
+def checkpoint_stamp(path: Path) -> str:
+    """What tells a kept checkpoint from another file of the same name (a rewound run retrains step_N.pt)."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def curve(target_dir: Path, space: FeatureSpace, samples: int, data_dir: str | None) -> list[dict]:
-    """Scores of every checkpoint the run kept, oldest first (one line each in quality_curve.jsonl)."""
+    """Scores of every checkpoint the run kept, oldest first (one line each in quality_curve.jsonl).
+
+    A long run is scored along the way: checkpoints scored before with the same samples and features are not
+    scored again, and the lines of checkpoints that --keep-checkpoints has since deleted stay in the curve. The
+    file is rewritten after each checkpoint, so stopping keeps what was scored."""
     paths = sorted(target_dir.glob(PERIODIC_GLOB))
     if not paths:
         raise UserError(f"{target_dir} keeps no periodic checkpoints (step_*.pt); train with --checkpoint-every N "
                         "--keep-checkpoints K to plot quality over time")
-    first = from_checkpoint(paths[0], data_dir)
-    test_features = space.features(sample_of(real_images(first, "test").images, samples))
-    lines = []
+    same = {"samples": samples, "features": space.name}
+    earlier = [line for line in eval_json.read_curve(target_dir) if all(line.get(k) == v for k, v in same.items())]
+    scored = {line.get("checkpoint_stamp"): line for line in earlier}
+    first_kept = periodic_step(paths[0])
+    lines = [line for line in earlier if line["step"] < first_kept]  # their checkpoints were rotated away
+    test_features = None
     for path in paths:
-        subject = from_checkpoint(path, data_dir)
-        state_time = checkpoint.load(path).get("elapsed", 0.0)
-        line = {"step": subject.step, "epoch": subject.epoch, "time": round(state_time, 1)}
-        for name, make in subject.generators.items():
-            row = score(space, test_features, make(samples, 0), subject.spec.class_names, kid_subsets=3)
-            row.pop("class_histogram", None)
-            line.update({(k if name == "generator" else f"{k}_ema"): v for k, v in row.items()})
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}), flush=True)
+        line = scored.get(checkpoint_stamp(path))
+        if line is None:
+            subject = from_checkpoint(path, data_dir)
+            if test_features is None:
+                test_features = space.features(sample_of(real_images(subject, "test").images, samples))
+            line = {"step": subject.step, "epoch": subject.epoch,
+                    "time": round(checkpoint.load(path).get("elapsed", 0.0), 1),
+                    **same, "checkpoint_stamp": checkpoint_stamp(path)}
+            for name, make in subject.generators.items():
+                row = score(space, test_features, make(samples, 0), subject.spec.class_names, kid_subsets=3)
+                row.pop("class_histogram", None)
+                line.update({(k if name == "generator" else f"{k}_ema"): v for k, v in row.items()})
+        shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in line.items() if k != "checkpoint_stamp"}
+        print(json.dumps(shown) + ("  (scored before)" if line in earlier else ""), flush=True)
         lines.append(line)
-    eval_json.write_curve(target_dir, lines)
+        eval_json.write_curve(target_dir, lines)
     return lines
 
 
@@ -240,7 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", help="where the run's dataset is now (default: where it was trained from)")
     parser.add_argument("--classifier", help="feature classifier weights (default: the committed one for the shape)")
     parser.add_argument("--no-reference", action="store_true", help="skip the floor/ceiling reference rows")
-    parser.add_argument("--curve", action="store_true", help="score every kept checkpoint (step_*.pt) instead")
+    parser.add_argument("--curve", action="store_true", help="score every kept checkpoint (step_*.pt) instead; "
+                        "checkpoints scored before with the same --samples are not scored again")
     parser.add_argument("--class", dest="class_name", metavar="NAME", help="a conditional model's class NAME alone, "
                         "scored as a run trained on that class only is (to eval-<name>.json; the run's eval.json "
                         "and nearest.npz are left as they are)")

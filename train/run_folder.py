@@ -20,7 +20,7 @@ from core.files import atomic_write, remove_stale_temps
 from core.lock import RunLock
 from core.formats import config_json
 from core.formats.metrics_jsonl import METRICS, split_metrics, truncate_metrics
-from core.runs import LAST, LOCK, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, grid_step, valid_run_name
+from core.runs import LAST, LOCK, PERIODIC_GLOB, RUN_NAME_RULE, SAMPLES, grid_step, periodic_step, valid_run_name
 from core.targets import locate
 
 from gan import checkpoint
@@ -142,7 +142,7 @@ def _set_aside(run_dir: Path, ckpt: Path, step: int, newer_step: int) -> Path:
     aside.mkdir(exist_ok=True)
     (aside / SAMPLES).mkdir(exist_ok=True)
     for path in run_dir.glob(PERIODIC_GLOB):
-        if path.resolve() != ckpt.resolve() and int(path.stem.split("_")[1]) > step:
+        if path.resolve() != ckpt.resolve() and periodic_step(path) > step:
             path.rename(aside / path.name)
     kept, later = split_metrics(run_dir / METRICS, step)
     atomic_write(aside / METRICS, "".join(line + "\n" for line in later).encode())

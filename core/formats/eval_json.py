@@ -7,7 +7,9 @@ eval.json (format_version 1; files from before the key existed read the same):
                            "near_copy_share", "near_copy_threshold", "class_histogram": [..]}},
      "reference": {"real_train_vs_test": {...}, "untrained_generator": {...}},
      ["per_class": {generator: {class name: {"fid", "class_agreement"}}] (conditional models)}
-quality_curve.jsonl: one line per kept checkpoint, {"step", "epoch", "time", "fid", …, "fid_ema", …}.
+quality_curve.jsonl: one line per kept checkpoint, {"step", "epoch", "time", "fid", …, "fid_ema", …}; lines written
+    since 2026-12 also say what scored them ("samples", "features") and which file ("checkpoint_stamp": size and
+    mtime), so that a later --curve scores only new checkpoints. Older lines lack them and are scored again.
 """
 from __future__ import annotations
 
@@ -66,6 +68,22 @@ def read(path: Path, root: Path | None = None) -> tuple[dict | None, str | None]
 def fids(report: dict | None) -> dict[str, float]:
     """Each generator's FID in a report read by `read`, where it was measured: how the best one is chosen."""
     return {kind: row["fid"] for kind, row in (report or {}).get("generators", {}).items() if "fid" in row}
+
+
+def read_curve(run_dir: Path) -> list[dict]:
+    """The whole lines of a run's quality_curve.jsonl that have a step, oldest first; [] where there is none.
+    (metrics_jsonl's reader keeps numbers only, and these lines also name what scored them.)"""
+    path = Path(run_dir) / CURVE
+    lines = []
+    if path.is_file():
+        for text in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue  # a torn or edited line: scored again
+            if isinstance(line, dict) and isinstance(line.get("step"), int):
+                lines.append(line)
+    return sorted(lines, key=lambda line: line["step"])
 
 
 def write_curve(run_dir: Path, lines: list[dict]) -> Path:

@@ -76,6 +76,41 @@ def test_curve_scores_every_kept_checkpoint(own_run):
     assert all(line["fid"] >= 0 and "fid_ema" in line and line["time"] > 0 for line in lines)
 
 
+def test_curve_scores_only_what_it_has_not_scored_and_keeps_the_rotated_away(own_run, monkeypatch, capsys):
+    """A long run is scored along the way: a later --curve must not redo the checkpoints it scored, nor lose
+    the points of checkpoints --keep-checkpoints deleted since."""
+    import os
+
+    from evaluation import evaluate
+
+    def read():
+        return [json.loads(line) for line in (own_run / "quality_curve.jsonl").read_text().splitlines()]
+
+    assert evaluate_main([str(own_run), "--curve", "--samples", "100"]) == 0
+    first = read()
+    scored = []
+    real_score = evaluate.score
+    monkeypatch.setattr(evaluate, "score", lambda *a, **k: scored.append(1) or real_score(*a, **k))
+    (own_run / "step_0000006.pt").unlink()  # rotated away
+    newer = own_run / "step_0000012.pt"
+    os.utime(newer, ns=(newer.stat().st_atime_ns, newer.stat().st_mtime_ns + 10**9))  # a retrained step 12
+    assert evaluate_main([str(own_run), "--curve", "--samples", "100"]) == 0
+    assert len(scored) == 2, "only step 12's two generators were scored again"
+    assert [line["step"] for line in read()] == [6, 12] and read()[0] == first[0]
+    scored.clear()
+    capsys.readouterr()
+    assert evaluate_main([str(own_run), "--curve", "--samples", "100"]) == 0
+    assert scored == [] and "(scored before)" in capsys.readouterr().out and len(read()) == 2
+    assert evaluate_main([str(own_run), "--curve", "--samples", "120"]) == 0
+    assert len(scored) == 2 and [line["samples"] for line in read()] == [120], "other samples: scored anew"
+    old_format = [{k: v for k, v in line.items() if k not in ("samples", "features", "checkpoint_stamp")}
+                  for line in read()]  # as --curve wrote them before it kept what scored them
+    (own_run / "quality_curve.jsonl").write_text("".join(json.dumps(line) + "\n" for line in old_format))
+    scored.clear()
+    assert evaluate_main([str(own_run), "--curve", "--samples", "120"]) == 0
+    assert len(scored) == 2 and read()[0]["fid"] == old_format[0]["fid"], "an old line is read and scored again"
+
+
 def cifar_classifier_file(path):
     """An (untrained) CIFAR-10 classifier in the committed file format, for tests that need the space."""
     torch.manual_seed(0)
