@@ -35,7 +35,7 @@ from gan import checkpoint, data as datasets
 
 from . import metrics
 from .quality import (FeatureSpace, agreement, feature_space, generate, near_copies, references, requested, sample_of,
-                      score)
+                      sample_order, score)
 
 MIN_IMAGES = 100  # below this the feature covariances are rank-deficient and the distances meaningless
 FEW_IMAGES = 2000  # below this, warn: the distances are biased upward (our in-training evaluation uses 2,000)
@@ -173,8 +173,9 @@ def evaluate(subject: Subject, space: FeatureSpace, samples: int, with_reference
     if per_class:
         report["per_class"] = per_class
     if with_reference:
-        report["reference"] = references(space, test_features, sample_of(train.images, samples), subject.spec,
-                                         samples)
+        order = sample_order(len(train.images), samples)  # the floor's features are among train_features
+        report["reference"] = references(space, test_features, train.images[order].float() / 255, subject.spec,
+                                         samples, real_train_features=train_features[order])
     report["_nearest"] = (nearest, train)
     report["_real_count"] = len(real_test)
     return report

@@ -128,12 +128,13 @@ def score(space: FeatureSpace, real_features: torch.Tensor, images: torch.Tensor
 
 
 def references(space: FeatureSpace, test_features: torch.Tensor, real_train: torch.Tensor, spec: ModelSpec,
-               count: int) -> dict:
+               count: int, real_train_features: torch.Tensor | None = None) -> dict:
     """Floor (real train vs real test) and ceiling (an untrained generator) in the same feature space."""
     torch.manual_seed(0)
     untrained, _ = build_from_spec(spec)
     return {
-        "real_train_vs_test": score(space, test_features, real_train, spec.class_names),
+        "real_train_vs_test": score(space, test_features, real_train, spec.class_names,
+                                    fake_features=real_train_features),
         "untrained_generator": score(space, test_features, generate(untrained, count, spec), spec.class_names),
     }
 
@@ -149,11 +150,15 @@ def near_copies(train_features: torch.Tensor, test_features: torch.Tensor, fake_
             "real_test_share": NEAR_COPY_QUANTILE, "distances": fake_d, "neighbours": fake_i}
 
 
+def sample_order(total: int, count: int, seed: int = 0) -> torch.Tensor:
+    """Which `count` of `total` images sample_of draws: an image folder lists its classes one after another, so
+    its first N images can all be airplanes."""
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:count]
+
+
 def sample_of(images: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
-    """`count` of `images` (uint8) drawn at random as [0, 1] floats: an image folder lists its classes one after
-    another, so its first N images can all be airplanes."""
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
-    return images[order].float() / 255
+    """`count` of `images` (uint8) drawn at random (sample_order) as [0, 1] floats."""
+    return images[sample_order(len(images), count, seed)].float() / 255
 
 
 class QuickEval:
