@@ -68,7 +68,12 @@ def grid_step(grid: Path, steps_per_epoch: int | None) -> int | None:
     kind, _, number = grid.stem.rpartition("_")  # epoch_0028, ema_epoch_0028, step_0006036
     if not kind.endswith("epoch"):
         return _number(grid.stem)
-    return int(number) * steps_per_epoch if steps_per_epoch and number.isdigit() else None
+    return int(number) * steps_per_epoch if _positive_int(steps_per_epoch) and number.isdigit() else None
+
+
+def _positive_int(value) -> bool:
+    """A usable epoch length: config.json is read as the user left it, so a value can be of any type."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def fixed_seed_grids(run: Path, root: Path, steps_per_epoch: int | None) -> list[Path]:
@@ -76,10 +81,12 @@ def fixed_seed_grids(run: Path, root: Path, steps_per_epoch: int | None) -> list
     or per step for runs shorter than one."""
     samples = run / SAMPLES
     epochs, steps = regular_files(samples, "epoch_*.png", root), regular_files(samples, "step_*.png", root)
-    if not epochs or not steps_per_epoch:
+    if not epochs or not _positive_int(steps_per_epoch):
         return epochs or steps
     # a run stopped mid-epoch (a time budget, Ctrl-C) ends with a step grid after its last epoch
     last_epoch_step = grid_step(epochs[-1], steps_per_epoch)
+    if last_epoch_step is None:  # a grid named by hand (epoch_final.png): no place in the order for step grids
+        return epochs
     return epochs + [g for g in steps if grid_step(g, None) > last_epoch_step]
 
 

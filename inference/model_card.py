@@ -152,7 +152,7 @@ def _training_seconds(records: list[dict], step) -> float | None:
 def _grid_of(run: Path, step, steps_per_epoch) -> tuple[Path | None, str]:
     """The fixed-seed grid of the exported model: the last one drawn at or before its step, since a run can go
     on past the checkpoint that ships."""
-    grids = fixed_seed_grids(run, run, steps_per_epoch if isinstance(steps_per_epoch, int) else None)
+    grids = fixed_seed_grids(run, run, steps_per_epoch)
     if not grids:
         return None, ""
     if isinstance(step, int):

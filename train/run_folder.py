@@ -149,7 +149,7 @@ def _set_aside(run_dir: Path, ckpt: Path, step: int, newer_step: int) -> Path:
     config, _ = config_json.read(run_dir / config_json.CONFIG)
     steps_per_epoch = (config or {}).get(config_json.STEPS_PER_EPOCH)
     for grid in (run_dir / SAMPLES).glob("*.png"):
-        if (grid_step(grid, steps_per_epoch if isinstance(steps_per_epoch, int) else None) or 0) > step:
+        if (grid_step(grid, steps_per_epoch) or 0) > step:
             grid.rename(aside / SAMPLES / grid.name)
     if (run_dir / LAST).is_file() and ckpt.name != LAST:
         (run_dir / LAST).rename(aside / LAST)

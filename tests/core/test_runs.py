@@ -1,13 +1,14 @@
 """core/runs.py: run folders as the tools list them, treated as untrusted input."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from core.formats.eval_json import read as read_eval
 from core.formats.json_file import read_json
 from core.formats.metrics_jsonl import read_metrics
-from core.runs import Run, discover, grid_name, open_run, periodic_checkpoint, safe_child, valid_run_name
+from core.runs import Run, discover, grid_name, grid_step, open_run, periodic_checkpoint, safe_child, valid_run_name
 
 
 def make_run(root, name, config=None, onnx=True):
@@ -91,6 +92,17 @@ def test_grids_end_with_the_step_grid_of_a_run_stopped_mid_epoch(tmp_path):
     run = Run("run", tmp_path / "run", tmp_path, Facts(steps_per_epoch=100))
     assert [g.name for g in run.grids()] == ["epoch_0001.png", "epoch_0002.png", "step_0000250.png"]
     assert [g.name for g in Run("run", tmp_path / "run", tmp_path).grids()] == ["epoch_0001.png", "epoch_0002.png"]
+    (samples / "epoch_final.png").write_bytes(b"png")  # named by hand: sorts last, and has no step
+    assert [g.name for g in run.grids()] == ["epoch_0001.png", "epoch_0002.png", "epoch_final.png"]
+
+
+@pytest.mark.parametrize("name, steps_per_epoch, step", [
+    ("epoch_0028.png", 250, 7000), ("ema_epoch_0028.png", 250, 7000), ("step_0006036.png", 250, 6036),
+    ("epoch_0028.png", None, None), ("epoch_0028.png", "250", None), ("epoch_0028.png", True, None),
+    ("epoch_0028.png", 0, None), ("epoch_final.png", 250, None), ("interpolation.png", 250, 0)])
+def test_grid_step_reads_a_grids_name_and_trusts_only_a_whole_epoch_length(name, steps_per_epoch, step):
+    """config.json is read as a user may have edited it: an epoch length of "250" must not repeat a string."""
+    assert grid_step(Path(name), steps_per_epoch) == step
 
 
 def test_every_run_is_listed_and_unusable_names_are_said(tmp_path):
