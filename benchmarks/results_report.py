@@ -99,16 +99,21 @@ def side_by_side(runs: list[Path], chosen: dict[str, str] | None = None) -> Imag
 
 
 def table(run: Path, points: list[dict], rows: int = 12) -> list[str]:
+    """Quality at evenly spaced points; a run on some classes of a dataset (the frog) gets the share of its
+    samples in those classes, where the class spread of a one-class run would always read 1 and 0."""
     if not points:
         return [f"{run.name}: no quality records"]
     picks = sorted({round(i) for i in np.linspace(0, len(points) - 1, min(rows, len(points)))})
     has_ema = "fid_ema" in points[0]
-    head = "| epoch | step | training h | FID | " + ("FID (EMA) | " if has_ema else "") + "classes covered | KL from uniform |"
+    some_classes = "in_classes" in points[0]
+    spread = "in-class share |" if some_classes else "classes covered | KL from uniform |"
+    head = "| epoch | step | training h | FID | " + ("FID (EMA) | " if has_ema else "") + spread
     lines = [f"**{run.name}**", "", head, "|" + "---|" * (head.count("|") - 1)]
     for p in (points[i] for i in picks):
         ema = f"{p['fid_ema']:.1f} | " if has_ema else ""
-        lines.append(f"| {p.get('epoch', '')} | {p['step']} | {p['hours']:.2f} | {p['fid']:.1f} | {ema}"
-                     f"{p.get('classes_covered', '')} | {p.get('kl_uniform', float('nan')):.3f} |")
+        cells = (f"{p.get('in_classes', float('nan')):.3f} |" if some_classes else
+                 f"{p.get('classes_covered', '')} | {p.get('kl_uniform', float('nan')):.3f} |")
+        lines.append(f"| {p.get('epoch', '')} | {p['step']} | {p['hours']:.2f} | {p['fid']:.1f} | {ema}{cells}")
     return lines
 
 

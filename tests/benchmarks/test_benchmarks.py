@@ -90,6 +90,17 @@ def test_results_report_places_quality_at_training_time_and_draws_the_figures(tm
     assert Image.open(out / "long-grids.png").width == 3 * 20 + 2 * 6
 
 
+def test_results_report_gives_a_frog_run_its_frog_share_not_a_class_spread(tmp_path, capsys):
+    run = tmp_path / "frog"
+    run.mkdir()
+    records = [{"step": 10, "epoch": 1, "time": 36.0}, {"step": 10, "epoch": 1, "fid": 40.0, "classes_covered": 1,
+                                                         "kl_uniform": 0.0, "in_classes": 0.93}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert results_report.main([str(run), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "in-class share" in out and "| 1 | 10 | 0.01 | 40.0 | 0.930 |" in out and "KL from uniform" not in out
+
+
 def test_results_report_puts_each_runs_last_ema_grid_side_by_side(tmp_path):
     runs = []
     for name, value in (("book", 30), ("modern", 200)):
