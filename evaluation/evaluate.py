@@ -63,6 +63,7 @@ class Subject:
     source: Path
     step: int | None
     epoch: int | None
+    elapsed: float | None = None  # training seconds up to a checkpoint (none for an exported model)
 
 
 def from_checkpoint(path: Path, data_dir: str | None) -> Subject:
@@ -73,7 +74,7 @@ def from_checkpoint(path: Path, data_dir: str | None) -> Subject:
     return Subject({name: (lambda count, seed, only=None, desc=None, g=g: generate(g, count, spec, seed, only, desc))
                     for name, g in nets.items()},
                    spec, source.dataset, data_dir or source.data_dir, source.classes, path, state["step"],
-                   state["epoch"])
+                   state["epoch"], state.get("elapsed", 0.0))
 
 
 def one_class(subject: Subject, name: str) -> Subject:
@@ -230,20 +231,21 @@ def curve(target_dir: Path, space: FeatureSpace, samples: int, data_dir: str | N
     lines = [line for line in earlier if line["step"] < first_kept]  # their checkpoints were rotated away
     test_features = None
     for path in paths:
-        line = scored.get(checkpoint_stamp(path))
-        if line is None:
+        stamp = checkpoint_stamp(path)
+        line = scored.get(stamp)
+        reused = line is not None
+        if not reused:
             subject = from_checkpoint(path, data_dir)
             if test_features is None:
                 test_features = space.features(sample_of(real_images(subject, "test").images, samples))
-            line = {"step": subject.step, "epoch": subject.epoch,
-                    "time": round(checkpoint.load(path).get("elapsed", 0.0), 1),
-                    **same, "checkpoint_stamp": checkpoint_stamp(path)}
+            line = {"step": subject.step, "epoch": subject.epoch, "time": round(subject.elapsed, 1), **same,
+                    "checkpoint_stamp": stamp}
             for name, make in subject.generators.items():
                 row = score(space, test_features, make(samples, 0), subject.spec.class_names, kid_subsets=3)
                 row.pop("class_histogram", None)
                 line.update({(k if name == "generator" else f"{k}_ema"): v for k, v in row.items()})
         shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in line.items() if k != "checkpoint_stamp"}
-        print(json.dumps(shown) + ("  (scored before)" if line in earlier else ""), flush=True)
+        print(json.dumps(shown) + ("  (scored before)" if reused else ""), flush=True)
         lines.append(line)
         eval_json.write_curve(target_dir, lines)
     return lines
