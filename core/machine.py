@@ -8,6 +8,10 @@ import platform
 from dataclasses import dataclass
 from functools import cache
 
+# Set by `python -m benchmarks.slow_machine` for the command it runs: the figures then name the simulation.
+SIMULATED_ENV = "GAN_WORKBENCH_SIMULATED_CPU"
+HIDDEN_WHEN_SIMULATED = ("avx512", "amx_", "avx_vnni")
+
 # Flags that matter here, strongest first: bf16 arithmetic in hardware, then vector widths.
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 VECTOR_FLAGS = ("avx512f", "avx2", "avx")
@@ -18,6 +22,7 @@ class Cpu:
     model: str
     cores: int
     flags: frozenset
+    simulated: str = ""
 
     @property
     def native_bf16(self) -> bool:
@@ -33,7 +38,8 @@ class Cpu:
         return "no AVX2" if self.flags else "instruction set unknown"
 
     def describe(self) -> str:
-        return f"{self.model}, {self.cores} cores, {self.instruction_set}"
+        described = f"{self.model}, {self.cores} cores, {self.instruction_set}"
+        return f"{described} ({self.simulated})" if self.simulated else described
 
 
 def parse_cpuinfo(text: str) -> tuple[str, frozenset]:
@@ -56,4 +62,8 @@ def cpu() -> Cpu:
             model, flags = parse_cpuinfo(f.read(1 << 20))
     except OSError:
         pass
-    return Cpu(model or platform.processor() or platform.machine() or "unknown CPU", os.cpu_count() or 1, flags)
+    simulated = os.environ.get(SIMULATED_ENV, "")
+    if "AVX-512 hidden" in simulated:
+        flags = frozenset(f for f in flags if not f.startswith(HIDDEN_WHEN_SIMULATED))
+    return Cpu(model or platform.processor() or platform.machine() or "unknown CPU", os.cpu_count() or 1, flags,
+               simulated)

@@ -1,0 +1,96 @@
+"""The slower-machine simulation behind the AVX2-only figures: CPUID masking, the per-core slow-down, the label."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import slow_machine
+from core import machine
+
+HAS_AVX512 = "avx512f" in slow_machine.cpu_flags()
+CAN_MASK = "cpuid_fault" in slow_machine.cpu_flags() and HAS_AVX512
+CAPABILITY = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+
+
+@pytest.mark.skipif(not CAN_MASK, reason="needs a CPU with AVX-512 (something to hide) and CPUID faulting")
+def test_avx2_hides_avx512_from_the_libraries_that_choose_kernels(capfd):
+    assert subprocess.run([sys.executable, "-c", CAPABILITY], capture_output=True, text=True).stdout.strip() \
+        .startswith("AVX512")
+    code = slow_machine.main(["--avx2", "--", sys.executable, "-c", CAPABILITY + "; from core.machine import cpu; "
+                              "print(cpu().describe())"])
+    out, err = capfd.readouterr()
+    assert code == 0
+    capability, described = out.strip().splitlines()
+    assert capability == "AVX2", "PyTorch chose its kernels as on an AVX2-only CPU"
+    assert "AVX2 only" in described and "simulated: AVX-512 hidden" in described, "every figure names the simulation"
+    assert "exited 0" in err
+
+
+@pytest.mark.skipif(not CAN_MASK, reason="needs a CPU with AVX-512 (something to hide) and CPUID faulting")
+def test_a_real_crash_under_the_mask_still_ends_the_process_as_a_crash():
+    """The mask's SIGSEGV handler steps over CPUID only: any other fault reaches the program's own handler
+    (here Python's faulthandler) and ends the process as it would without the mask."""
+    crash = "import faulthandler, ctypes; faulthandler.enable(); ctypes.string_at(0)"
+    code = slow_machine.main(["--avx2", "--", sys.executable, "-c", crash])
+    assert code == -11  # SIGSEGV
+
+
+def test_the_label_hides_the_flags_an_avx2_machine_lacks(monkeypatch):
+    monkeypatch.setenv(machine.SIMULATED_ENV, slow_machine.describe(True, 0.4))
+    machine.cpu.cache_clear()
+    try:
+        simulated = machine.cpu()
+        assert not any(f.startswith(("avx512", "amx_")) for f in simulated.flags)
+        assert not simulated.native_bf16
+        assert simulated.describe().endswith("(simulated: AVX-512 hidden, AVX2 kernels, cores at 40%)")
+    finally:
+        machine.cpu.cache_clear()
+
+
+def test_a_slow_down_alone_keeps_the_flags(monkeypatch):
+    monkeypatch.delenv(machine.SIMULATED_ENV, raising=False)
+    machine.cpu.cache_clear()
+    real = machine.cpu()
+    monkeypatch.setenv(machine.SIMULATED_ENV, slow_machine.describe(False, 0.5))
+    machine.cpu.cache_clear()
+    try:
+        assert machine.cpu().flags == real.flags
+        assert machine.cpu().describe() == f"{real.describe()} (simulated: cores at 50%)"
+    finally:
+        machine.cpu.cache_clear()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--speed", "0", "--", "true"], "--speed must be in (0, 1]"),
+    (["--speed", "1.5", "--", "true"], "--speed must be in (0, 1]"),
+    (["--", "no-such-command-here"], "cannot run no-such-command-here"),
+])
+def test_bad_requests_get_one_line_and_exit_2(argv, message, capsys):
+    assert slow_machine.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        slow_machine.main(["--avx2"])
+    assert exit_.value.code == 2 and "give a command" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the per-core slow-down runs real-time processes, which needs root")
+def test_the_slow_down_leaves_no_spinner_behind():
+    before = {p for p in os.listdir("/proc") if p.isdigit()}
+    assert slow_machine.main(["--speed", "0.5", "--", sys.executable, "-c", "print('ran')"]) == 0
+    after = {p for p in os.listdir("/proc") if p.isdigit()}
+    spinners = [p for p in after - before
+                if os.path.exists(f"/proc/{p}/cmdline") and b"SCHED_FIFO" in open(f"/proc/{p}/cmdline", "rb").read()]
+    assert spinners == []
+
+
+def test_without_root_the_slow_down_says_why(monkeypatch, capsys):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert slow_machine.main(["--speed", "0.5", "--", "true"]) == 2
+    assert "needs root" in capsys.readouterr().err
