@@ -1,12 +1,15 @@
 """How fast the dashboard answers, measured in real Chromium against `streamlit run` on localhost.
 
-    python -m benchmarks.dashboard_latency [--runs pretrained] [--run dcgan-book-50ep] [--clicks 20]
+    python -m benchmarks.dashboard_latency [--runs pretrained] [--run dcgan-book-50ep] [--clicks 20] [--pages 3]
 
 For one run it measures: the time from the browser's navigation to the page (the server up, the browser
-open, as a user's is) to the first generated image (page ready), and the browser's own start beside it;
-the median over `--clicks` clicks on "New seed" of the time until the new grid is shown; the time to
-switch to another view and back; and the time the Training view takes to draw its first chart from a
-metrics.jsonl of 100,000 lines (a copy of the run with that file; median over --repeats fresh pages).
+open, as a user's is) to the first generated image (page ready), and the browser's own start beside it,
+then page ready again on `--pages` - 1 more fresh servers; the median over `--clicks` clicks on "New seed"
+of the time until its first new images are shown (a slow model shows its grid as it comes); the time each
+switch of view (Interpolate, Training, back to Sample) takes to show that view's first images or chart; and
+the time the Training view takes to draw its first chart from a metrics.jsonl of 100,000 lines (a copy of
+the run with that file; median over --repeats fresh pages). Under `python -m benchmarks.slow_machine` it
+measures the simulated slower machine, and says so.
 Needs Chromium and Playwright (`apt-get install chromium`; playwright is in requirements-dev.txt). Prints
 the CPU with every figure.
 """
@@ -33,6 +36,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 IMAGE = '[data-testid="stImage"] img'
 # A chart of the open view drawn (not the sidebar's glance chart, nor a chart element still loading its library).
 VIEW_CHART = '[data-testid="stMain"] [data-testid="stVegaLiteChart"] svg.marks'
+VIEW_IMAGE = f'[data-testid="stMain"] {IMAGE}'
 
 
 def serve(root: Path):
@@ -64,6 +68,30 @@ def first_image_src(page) -> str:
     return page.locator(IMAGE).first.get_attribute("src") or ""
 
 
+def open_page(page, url: str, run: str, opened: float) -> dict:
+    """Navigate to the run's page; the times to its title and to its first generated image."""
+    figures = {}
+    page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
+    page.get_by_text("GAN workbench").first.wait_for(timeout=60_000)
+    figures["title shown after navigation (s)"] = time.perf_counter() - opened
+    page.wait_for_selector(IMAGE, timeout=60_000)
+    figures["page ready after navigation (s)"] = time.perf_counter() - opened
+    idle(page)
+    caption = page.locator('[data-testid="stImage"] [data-testid="stImageCaption"]').first
+    figures["images in the default grid"] = float(caption.inner_text().split()[0]) if caption.count() else 0.0
+    return figures
+
+
+def clicked(page, click, shown: str) -> float:
+    """Seconds from `click()` until `shown` (a selector) is on the page, then waits for the rerun to end."""
+    t = time.perf_counter()
+    click()
+    page.locator(shown).first.wait_for(timeout=120_000)
+    seconds = time.perf_counter() - t
+    idle(page)
+    return seconds
+
+
 def measure(root: Path, run: str, clicks: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -77,12 +105,7 @@ def measure(root: Path, run: str, clicks: int) -> dict:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             opened = time.perf_counter()  # a user's browser is already open: its start is not the page's work
             figures["browser started (s, not counted below)"] = opened - started
-            page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
-            page.get_by_text("GAN workbench").first.wait_for(timeout=60_000)
-            figures["title shown after navigation (s)"] = time.perf_counter() - opened
-            page.wait_for_selector(IMAGE, timeout=60_000)
-            figures["page ready after navigation (s)"] = time.perf_counter() - opened
-            idle(page)
+            figures.update(open_page(page, url, run, opened))
             times = []
             for _ in range(clicks):
                 before = first_image_src(page)
@@ -93,20 +116,35 @@ def measure(root: Path, run: str, clicks: int) -> dict:
                                        timeout=60_000)
                 times.append(time.perf_counter() - t)
                 idle(page)
-            figures[f"new seed to new grid, median of {clicks} (ms)"] = statistics.median(times) * 1000
-            t = time.perf_counter()
-            page.get_by_role("tab", name="Training").click()
-            page.locator(VIEW_CHART).first.wait_for(timeout=60_000)
-            idle(page)
-            page.get_by_role("tab", name="Sample").click()
-            page.locator(IMAGE).first.wait_for(timeout=60_000)
-            idle(page)
-            figures["to Training and back to Sample (ms)"] = (time.perf_counter() - t) * 1000
+            figures[f"new seed to its first new images, median of {clicks} (ms)"] = statistics.median(times) * 1000
+            # Each view switch: the time until the view shows what it is for (a chart, or images).
+            for view, shown in (("Interpolate", VIEW_IMAGE), ("Training", VIEW_CHART), ("Sample", VIEW_IMAGE)):
+                tab = page.get_by_role("tab", name=view)
+                seconds = clicked(page, tab.click, shown)
+                figures[f"to {view}: its first {'chart' if shown == VIEW_CHART else 'images'} (ms)"] = seconds * 1000
             browser.close()
     finally:
         server.kill()
         server.wait()
     return figures
+
+
+def page_ready(root: Path, run: str) -> float:
+    """Page ready on a fresh server (nothing cached), as a user's first visit."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    server, url = serve(root)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            seconds = open_page(page, url, run, time.perf_counter())["page ready after navigation (s)"]
+            browser.close()
+            return seconds
+    finally:
+        server.kill()
+        server.wait()
 
 
 def long_metrics_copy(root: Path, run: str, folder: Path) -> Path:
@@ -150,15 +188,20 @@ def main(argv=None) -> int:
     parser.add_argument("--run", default="dcgan-book-50ep")
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5, help="fresh pages that open the Training view")
+    parser.add_argument("--pages", type=int, default=3, help="fresh servers whose first page is timed")
     args = parser.parse_args(argv)
     root = Path(args.runs)
     print(f"machine: {cpu().describe()}; run {args.run}", flush=True)
     for name, value in measure(root, args.run, args.clicks).items():
-        print(f"  {name:48} {value:10.2f}", flush=True)
+        print(f"  {name:52} {value:10.2f}", flush=True)
+    if args.pages > 1:
+        times = [page_ready(root, args.run) for _ in range(args.pages - 1)]
+        print(f"  {f'page ready on {len(times)} more fresh servers, median (s)':52} {statistics.median(times):10.2f}  "
+              f"(each: {', '.join(f'{t:.2f}' for t in times)})", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         long_metrics_copy(root, args.run, Path(folder))
         times = [training_view(Path(folder), args.run) for _ in range(args.repeats)]
-        print(f"  {f'Training view, 100,000 metric lines, median of {args.repeats} (s)':48} "
+        print(f"  {f'Training view, 100,000 metric lines, median of {args.repeats} (s)':52} "
               f"{statistics.median(times):10.2f}  (each: {', '.join(f'{t:.2f}' for t in times)})")
     return 0
 
