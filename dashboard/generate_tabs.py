@@ -27,7 +27,8 @@ def sample_tab(key: ModelKey) -> None:
     seed = left.number_input("Seed", 0, 2**31 - 1, key="seed")
     left.button("New seed", on_click=new_seed)
     count = middle.slider("Images", 1, MAX_IMAGES, affordable(key), key="count",
-                          help="The default fits about a second of this model's work on this machine")
+                          help="The default fits about two seconds of this model's work on this machine; the first images "
+                               "show sooner")
     truncation = right.slider("Truncation (scale of z)", 0.1, 2.0, 1.0, 0.1, key="truncation")
     wanted = class_picker(key, "Class", "sample_class")
     z = gen.latents(int(seed), count, truncation)

@@ -131,9 +131,26 @@ def test_default_sizes_follow_the_models_measured_cost(runs_root, monkeypatch):
     """A model that takes long per image gets a smaller default grid (the frog's page must not look hung)."""
     import dashboard.ui as ui
 
-    monkeypatch.setattr(ui, "seconds_per_image", lambda key: 0.06)  # ~16 images per second
+    monkeypatch.setattr(ui, "seconds_per_image", lambda key: 0.12)  # ~16 images in ANSWER_SECONDS (2 s)
     at = app(runs_root, monkeypatch).run()
     assert at.slider(key="count").value == 16 and at.image[0].captions[0].startswith("16 images")
+
+
+def test_the_cost_is_measured_on_two_images_and_a_slow_models_grid_comes_in_small_chunks(runs_root, monkeypatch,
+                                                                                           generations):
+    at = app(runs_root, monkeypatch).run()
+    assert not at.exception
+    assert generations[:2] == [1, 1], "a warm-up image, then one timed image"
+    assert set(generations[2:]) == {8} and sum(generations[2:]) == at.slider(key="count").value, \
+        "a fast model: rows of 8"
+
+    import dashboard.ui as ui
+
+    monkeypatch.setattr(ui, "seconds_per_image", lambda key: 0.12)
+    before = len(generations)
+    at.button[0].click().run()  # "New seed": a grid not generated before
+    count = at.slider(key="count").value
+    assert generations[before:] == [2] * (count // 2), "at 0.12 s an image: chunks of ~0.25 s, shown as they come"
 
 
 def test_interpolate_tab_strip_gif_and_kept_images(runs_root, monkeypatch):
