@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 from core.formats import eval_json  # noqa: E402
 from core.runs import Listing, Run, discover, why_not_listed  # noqa: E402
 from core.targets import best_exported  # noqa: E402
-from dashboard.glance import glance  # noqa: E402
+from dashboard.glance import glance_after_first_paint  # noqa: E402
 from dashboard.explore_tabs import directions_tab, memorisation_tab, project_tab  # noqa: E402
 from dashboard.generate_tabs import arithmetic_tab, interpolate_tab, sample_tab  # noqa: E402
 from dashboard.ui import GenerationFailed, ModelKey, load_generator  # noqa: E402
@@ -207,7 +207,7 @@ def main() -> None:
                 except GenerationFailed:
                     pass  # the tab has shown why
     warm_up_training_view()
-    glance(run, at_a_glance)
+    glance_after_first_paint(run, at_a_glance)
     if key is not None:
         gen = load_generator(key)
         status.markdown(f"**Provider:** {gen.provider.replace('ExecutionProvider', '')}  \n"

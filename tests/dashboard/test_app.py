@@ -122,6 +122,9 @@ def test_only_the_open_view_generates_and_nothing_is_generated_twice(runs_root, 
 def test_the_sidebar_shows_the_open_runs_glance(runs_root, monkeypatch):
     at = app(runs_root, monkeypatch).run()
     assert not at.exception
+    assert not at.sidebar.get("vega_lite_chart") and at.session_state["glance"] == "waiting", \
+        "on the session's first page the chart waits (its library would hold back the first images)"
+    at.run()  # the run the fragment's timer asks for, or any click
     specs = [json.loads(c.proto.spec) for c in at.sidebar.get("vega_lite_chart")]
     assert len(specs) == 1 and specs[0]["title"]["text"].split()[0] in ("FID", "Losses")
     assert not at.main.get("vega_lite_chart"), "the Sample view draws no chart of its own"
