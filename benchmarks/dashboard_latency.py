@@ -36,6 +36,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 IMAGE = '[data-testid="stImage"] img'
 # A chart of the open view drawn (not the sidebar's glance chart, nor a chart element still loading its library).
 VIEW_CHART = '[data-testid="stMain"] [data-testid="stVegaLiteChart"] svg.marks'
+GLANCE_CHART = '[data-testid="stSidebar"] [data-testid="stVegaLiteChart"] svg.marks'
 # Visible only: the view left behind keeps its elements, hidden, until the rerun ends.
 VIEW_IMAGE = f'[data-testid="stMain"] {IMAGE}:visible'
 
@@ -171,6 +172,9 @@ def training_view(root: Path, run: str) -> float:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
             page.wait_for_selector(IMAGE, timeout=60_000)
+            # The page has finished loading once the sidebar's glance chart, drawn a second after the first
+            # page, is there: a click on Training before it also waits for the chart library.
+            page.locator(GLANCE_CHART).first.wait_for(timeout=60_000)
             idle(page)
             t = time.perf_counter()
             page.get_by_role("tab", name="Training").click()
