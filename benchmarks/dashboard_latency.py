@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import summary
@@ -95,59 +96,55 @@ def clicked(page, click, shown: str) -> float:
 
 
 def measure(root: Path, run: str, clicks: int) -> dict:
+    figures = {}
+    with fresh_page(root) as (page, url, browser_seconds):
+        opened = time.perf_counter()  # a user's browser is already open: its start is not the page's work
+        figures["browser started (s, not counted below)"] = browser_seconds
+        figures.update(open_page(page, url, run, opened))
+        times = []
+        for _ in range(clicks):
+            before = first_image_src(page)
+            t = time.perf_counter()
+            page.get_by_role("button", name="New seed").click()
+            page.wait_for_function(f"document.querySelector('{IMAGE}') && "
+                                   f"document.querySelector('{IMAGE}').src !== {json.dumps(before)}",
+                                   timeout=60_000)
+            times.append(time.perf_counter() - t)
+            idle(page)
+        figures[f"new seed to its first new images, median of {clicks} (ms)"] = statistics.median(times) * 1000
+        # Each view switch: the time until the view shows what it is for (a chart, or images).
+        views = (("Interpolate", "images", VIEW_IMAGE), ("Training", "chart", f"{VIEW_CHART}:visible"),
+                 ("Sample", "images", VIEW_IMAGE))
+        for view, what, shown in views:
+            seconds = clicked(page, page.get_by_role("tab", name=view).click, shown)
+            figures[f"to {view}: its first {what} (ms)"] = seconds * 1000
+    return figures
+
+
+@contextmanager
+def fresh_page(root: Path):
+    """(page, url, seconds the browser took to start): a new server on `root` (nothing cached) and a new browser
+    page, both closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     server, url = serve(root)
     started = time.perf_counter()  # the server is up and answers
-    figures = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            opened = time.perf_counter()  # a user's browser is already open: its start is not the page's work
-            figures["browser started (s, not counted below)"] = opened - started
-            figures.update(open_page(page, url, run, opened))
-            times = []
-            for _ in range(clicks):
-                before = first_image_src(page)
-                t = time.perf_counter()
-                page.get_by_role("button", name="New seed").click()
-                page.wait_for_function(f"document.querySelector('{IMAGE}') && "
-                                       f"document.querySelector('{IMAGE}').src !== {json.dumps(before)}",
-                                       timeout=60_000)
-                times.append(time.perf_counter() - t)
-                idle(page)
-            figures[f"new seed to its first new images, median of {clicks} (ms)"] = statistics.median(times) * 1000
-            # Each view switch: the time until the view shows what it is for (a chart, or images).
-            views = (("Interpolate", "images", VIEW_IMAGE), ("Training", "chart", f"{VIEW_CHART}:visible"),
-                     ("Sample", "images", VIEW_IMAGE))
-            for view, what, shown in views:
-                seconds = clicked(page, page.get_by_role("tab", name=view).click, shown)
-                figures[f"to {view}: its first {what} (ms)"] = seconds * 1000
+            yield page, url, time.perf_counter() - started
             browser.close()
     finally:
         server.kill()
         server.wait()
-    return figures
 
 
 def page_ready(root: Path, run: str) -> float:
-    """Page ready on a fresh server (nothing cached), as a user's first visit."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    server, url = serve(root)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            seconds = open_page(page, url, run, time.perf_counter())["page ready after navigation (s)"]
-            browser.close()
-            return seconds
-    finally:
-        server.kill()
-        server.wait()
+    """Page ready on a fresh server, as a user's first visit."""
+    with fresh_page(root) as (page, url, _):
+        return open_page(page, url, run, time.perf_counter())["page ready after navigation (s)"]
 
 
 def long_metrics_copy(root: Path, run: str, folder: Path) -> Path:
@@ -162,30 +159,18 @@ def long_metrics_copy(root: Path, run: str, folder: Path) -> Path:
 
 
 def training_view(root: Path, run: str) -> float:
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    server, url = serve(root)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
-            page.wait_for_selector(IMAGE, timeout=60_000)
-            # The page has finished loading once the sidebar's glance chart, drawn a second after the first
-            # page, is there: a click on Training before it also waits for the chart library.
-            page.locator(GLANCE_CHART).first.wait_for(timeout=60_000)
-            idle(page)
-            t = time.perf_counter()
-            page.get_by_role("tab", name="Training").click()
-            page.locator(VIEW_CHART).first.wait_for(timeout=60_000)
-            idle(page)
-            seconds = time.perf_counter() - t
-            browser.close()
-            return seconds
-    finally:
-        server.kill()
-        server.wait()
+    with fresh_page(root) as (page, url, _):
+        page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
+        page.wait_for_selector(IMAGE, timeout=60_000)
+        # The page has finished loading once the sidebar's glance chart, drawn a second after the first
+        # page, is there: a click on Training before it also waits for the chart library.
+        page.locator(GLANCE_CHART).first.wait_for(timeout=60_000)
+        idle(page)
+        t = time.perf_counter()
+        page.get_by_role("tab", name="Training").click()
+        page.locator(VIEW_CHART).first.wait_for(timeout=60_000)
+        idle(page)
+        return time.perf_counter() - t
 
 
 def main(argv=None) -> int:

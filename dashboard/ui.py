@@ -4,7 +4,7 @@ Streamlit reruns the whole script on every interaction, so everything derived is
 what it depends on: the model file (path and modification time), the latent vectors, the options.
 A widget change that does not touch a tab's inputs costs that tab nothing. Requests are generated in
 chunks of about a quarter of a second and, where they take longer, shown as they come, with an estimate
-when they take over a second.
+when they take over two seconds (ANSWER_SECONDS).
 """
 from __future__ import annotations
 
