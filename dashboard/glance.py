@@ -24,7 +24,7 @@ def glance_series(reader: MetricsReader) -> tuple[str, list[dict]] | None:
     """(title, rows of step/series/value) for the glance chart, or None when the run has too little to draw."""
     quality = [r for r in reader.quality if finite(r.get("fid")) or finite(r.get("fid_ema"))]
     if len(quality) >= 2:
-        title, records, columns = "FID (quick) during training, lower is better", quality, {"fid": "G",
+        title, records, columns = "FID (quick), lower is better", quality, {"fid": "G",
                                                                                                "fid_ema": "EMA of G"}
     else:
         title, records, columns = "Losses during training", reader.training, {"g_loss": "G", "d_loss_real": "D on real"}
@@ -40,7 +40,10 @@ def glance(run: Run, slot) -> None:
     if found is None:
         return
     title, rows = found
-    spec = {"title": {"text": title, "fontSize": 12}, "height": 110, "data": {"values": rows}, "mark": "line",
+    # The width fits the sidebar; the height is the plot's own (fitting the whole chart, title, axis and legend,
+    # into it left the plot no height at all).
+    spec = {"title": {"text": title, "fontSize": 12}, "height": 110, "autosize": {"type": "fit-x", "contains": "padding"},
+            "data": {"values": rows}, "mark": "line",
             "encoding": {"x": {"field": "step", "type": "quantitative", "title": "step"},
                          "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
                          "color": {"field": "series", "type": "nominal",

@@ -127,6 +127,8 @@ def test_the_sidebar_shows_the_open_runs_glance(runs_root, monkeypatch):
     at.run()  # the run the fragment's timer asks for, or any click
     specs = [json.loads(c.proto.spec) for c in at.sidebar.get("vega_lite_chart")]
     assert len(specs) == 1 and specs[0]["title"]["text"].split()[0] in ("FID", "Losses")
+    assert specs[0]["autosize"] == {"type": "fit-x", "contains": "padding"} and specs[0]["height"] >= 100, \
+        "the height is the plot's own: fitted whole (title, axis and legend inside 110 px), the plot had ~0 px"
     assert not at.main.get("vega_lite_chart"), "the Sample view draws no chart of its own"
 
 
