@@ -1,8 +1,8 @@
 """Run a command as it would run on a slower, AVX2-only machine: the nearest we have to the 2-core AVX2 EPYC
 that issue #28's figures came from, which no session can borrow.
 
-    sudo python -m benchmarks.slow_machine --avx2 --speed 0.41 -- python -m benchmarks.dashboard_latency ...
-    python -m benchmarks.slow_machine --avx2 --speed 0.41 --calibrate
+    sudo python -m benchmarks.slow_machine --avx2 --speed 0.40 -- python -m benchmarks.dashboard_latency ...
+    sudo python -m benchmarks.slow_machine --avx2 --speed 0.69 --calibrate
 
 Two independent pieces, each optional:
 - `--avx2` preloads benchmarks/cpuid_avx2.c (compiled with gcc on first use) into the command and every process
@@ -15,9 +15,10 @@ Two independent pieces, each optional:
 
 `--calibrate` prints what the simulated machine does in the two measurements issue #28 gives for its AVX2 machine
 (a 64-frog grid of the shipped generator through ONNX Runtime: 7.2 s; a 1024x1024 fp32 matrix product: ~69
-GFLOPS), so --speed can be set to match them. The command sees GAN_WORKBENCH_SIMULATED_CPU, so every figure it
-prints names the simulation (core.machine). Compute-bound work is matched; scalar Python, memory and the
-browser are slowed by the same factor, which is pessimistic for them (an older core loses less there).
+GFLOPS), so --speed can be set to match them: 0.40 matches both on our AMD EPYC, and about 0.6–0.69 matches instead
+its small-model training step (docs/performance.md). The command sees GAN_WORKBENCH_SIMULATED_CPU, so every figure it
+prints names the simulation (core.machine). At 0.40 compute-bound work is matched; scalar Python, memory and
+the browser are slowed by the same factor, which is pessimistic for them (an older core loses less there).
 """
 from __future__ import annotations
 
@@ -67,14 +68,16 @@ def build_shim(folder: Path) -> Path:
     return library
 
 
+# A spinner ends with its parent, even one killed with SIGKILL: a real-time spinner left behind would slow the
+# machine for good.
 HOG = """
 import os, sys, time
-cpu, busy, period = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+cpu, busy, period, parent = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 os.sched_setaffinity(0, {cpu})
 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
 print("ready", flush=True)
 due = time.perf_counter()
-while True:
+while os.getppid() == parent:
     stop = due + busy * period
     while time.perf_counter() < stop:
         pass
@@ -100,7 +103,7 @@ def slowed_cores(speed: float):
     hogs = []
     try:
         for core in sorted(os.sched_getaffinity(0)):
-            hog = subprocess.Popen([sys.executable, "-c", HOG, str(core), str(1 - speed), str(PERIOD_S)],
+            hog = subprocess.Popen([sys.executable, "-c", HOG, str(core), str(1 - speed), str(PERIOD_S), str(os.getpid())],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             hogs.append(hog)
             if hog.stdout.readline().strip() != "ready":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -81,14 +82,44 @@ def test_no_command_is_a_usage_error(capsys):
     assert exit_.value.code == 2 and "give a command" in capsys.readouterr().err
 
 
+def spinners() -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"SCHED_FIFO" in open(f"/proc/{pid}/cmdline", "rb").read():
+                found.append(pid)
+        except OSError:
+            pass  # ended meanwhile
+    return found
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the per-core slow-down runs real-time processes, which needs root")
 def test_the_slow_down_leaves_no_spinner_behind():
-    before = {p for p in os.listdir("/proc") if p.isdigit()}
+    before = set(spinners())
     assert slow_machine.main(["--speed", "0.5", "--", sys.executable, "-c", "print('ran')"]) == 0
-    after = {p for p in os.listdir("/proc") if p.isdigit()}
-    spinners = [p for p in after - before
-                if os.path.exists(f"/proc/{p}/cmdline") and b"SCHED_FIFO" in open(f"/proc/{p}/cmdline", "rb").read()]
-    assert spinners == []
+    assert set(spinners()) - before == set()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the per-core slow-down runs real-time processes, which needs root")
+def test_spinners_end_with_a_killed_parent():
+    """A real-time spinner left behind would slow the machine for good: killed with SIGKILL, the wrapper cannot
+    clean up, so each spinner watches its parent."""
+    before = set(spinners())
+    marker = f"slow-machine-test-{os.getpid()}-{time.time_ns()}"
+    command = [sys.executable, "-c", f"import time; time.sleep(30)  # {marker}"]
+    wrapper = subprocess.Popen([sys.executable, "-m", "benchmarks.slow_machine", "--speed", "0.5", "--", *command],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert marker in wrapper.stderr.readline()  # "running …", printed once the spinners are up
+        assert len(set(spinners()) - before) == len(os.sched_getaffinity(0))
+    finally:
+        wrapper.kill()
+        wrapper.wait()
+    deadline = time.monotonic() + 5
+    while set(spinners()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(spinners()) - before == set()
+    subprocess.run(["pkill", "-f", marker])  # the orphaned command itself is not the spinners' business
 
 
 def test_without_root_the_slow_down_says_why(monkeypatch, capsys):
