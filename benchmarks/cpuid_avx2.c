@@ -98,5 +98,10 @@ __attribute__((constructor)) static void hide_avx512(void) {
     act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&act.sa_mask);
     real_sigaction(SIGSEGV, &act, NULL);
-    cpuid_enabled(0);
+    if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0) {
+        /* unmasked figures would pass for masked ones: refuse to run instead */
+        static const char message[] = "cpuid_avx2: this kernel refused CPUID faulting (arch_prctl ARCH_SET_CPUID)\n";
+        write(2, message, sizeof message - 1);
+        _exit(3);
+    }
 }

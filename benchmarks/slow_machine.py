@@ -65,6 +65,10 @@ def build_shim(folder: Path) -> Path:
                           capture_output=True, text=True)
     if done.returncode:
         raise CannotSimulate(f"gcc could not build {SHIM_SOURCE.name}: {done.stderr.strip().splitlines()[-1:]}")
+    probe = subprocess.run(["true"], env={**os.environ, "LD_PRELOAD": str(library)}, capture_output=True, text=True)
+    if probe.returncode:
+        raise CannotSimulate(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip()
+                             else "CPUID faulting could not be enabled here")
     return library
 
 

@@ -4,19 +4,38 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from benchmarks import slow_machine
 from core import machine
 
-HAS_AVX512 = "avx512f" in slow_machine.cpu_flags()
-CAN_MASK = "cpuid_fault" in slow_machine.cpu_flags() and HAS_AVX512
+
+
+def can_mask() -> bool:
+    """AVX-512 to hide, and the mask builds and works here (CPUID faulting, gcc)."""
+    if "avx512f" not in slow_machine.cpu_flags():
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            slow_machine.build_shim(Path(folder))
+        except slow_machine.CannotSimulate:
+            return False
+    return True
+
+
+CAN_MASK = can_mask()
 CAPABILITY = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+# The per-core slow-down runs real-time processes: root, and a kernel or container that allows SCHED_FIFO.
+CAN_SPIN = os.geteuid() == 0 and subprocess.run(
+    [sys.executable, "-c", "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))"]).returncode == 0
+NO_SPIN = "the per-core slow-down needs root and SCHED_FIFO, which this machine does not allow"
 
 
-@pytest.mark.skipif(not CAN_MASK, reason="needs a CPU with AVX-512 (something to hide) and CPUID faulting")
+@pytest.mark.skipif(not CAN_MASK, reason="needs a CPU with AVX-512 (something to hide), CPUID faulting and gcc")
 def test_avx2_hides_avx512_from_the_libraries_that_choose_kernels(capfd):
     unmasked = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", machine.SIMULATED_ENV)}
     assert subprocess.run([sys.executable, "-c", CAPABILITY], capture_output=True, text=True, env=unmasked) \
@@ -31,7 +50,7 @@ def test_avx2_hides_avx512_from_the_libraries_that_choose_kernels(capfd):
     assert "exited 0" in err
 
 
-@pytest.mark.skipif(not CAN_MASK, reason="needs a CPU with AVX-512 (something to hide) and CPUID faulting")
+@pytest.mark.skipif(not CAN_MASK, reason="needs a CPU with AVX-512 (something to hide), CPUID faulting and gcc")
 def test_a_real_crash_under_the_mask_still_ends_the_process_as_a_crash():
     """The mask's SIGSEGV handler steps over CPUID only: any other fault reaches the program's own handler
     (here Python's faulthandler) and ends the process as it would without the mask."""
@@ -93,14 +112,14 @@ def spinners() -> list[str]:
     return found
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the per-core slow-down runs real-time processes, which needs root")
+@pytest.mark.skipif(not CAN_SPIN, reason=NO_SPIN)
 def test_the_slow_down_leaves_no_spinner_behind():
     before = set(spinners())
     assert slow_machine.main(["--speed", "0.5", "--", sys.executable, "-c", "print('ran')"]) == 0
     assert set(spinners()) - before == set()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the per-core slow-down runs real-time processes, which needs root")
+@pytest.mark.skipif(not CAN_SPIN, reason=NO_SPIN)
 def test_spinners_end_with_a_killed_parent():
     """A real-time spinner left behind would slow the machine for good: killed with SIGKILL, the wrapper cannot
     clean up, so each spinner watches its parent."""
