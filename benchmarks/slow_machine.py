@@ -33,28 +33,20 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from core.errors import summary
+from core.machine import AVX512_HIDDEN, SIMULATED_ENV, cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIM_SOURCE = Path(__file__).with_name("cpuid_avx2.c")
 PERIOD_S = 0.002
-SIMULATED_ENV = "GAN_WORKBENCH_SIMULATED_CPU"
 
 
 class CannotSimulate(Exception):
     """This machine or user cannot run the simulation asked for; the message says why in one line."""
 
 
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return set()
-    return next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
-
-
 def build_shim(folder: Path) -> Path:
     """The CPUID-masking library, compiled from benchmarks/cpuid_avx2.c into `folder`."""
-    if "cpuid_fault" not in cpu_flags():
+    if "cpuid_fault" not in cpu().flags:
         raise CannotSimulate("this CPU (or its hypervisor) has no CPUID faulting (flag cpuid_fault), "
                              "so AVX-512 cannot be hidden from a process here")
     compiler = shutil.which("gcc") or shutil.which("cc")
@@ -120,7 +112,7 @@ def slowed_cores(speed: float):
 
 
 def describe(avx2: bool, speed: float) -> str:
-    parts = (["AVX-512 hidden, AVX2 kernels"] if avx2 else []) + ([f"cores at {speed:.0%}"] if speed < 1 else [])
+    parts = ([f"{AVX512_HIDDEN}, AVX2 kernels"] if avx2 else []) + ([f"cores at {speed:.0%}"] if speed < 1 else [])
     return "simulated: " + ", ".join(parts) if parts else ""
 
 

@@ -10,6 +10,7 @@ from functools import cache
 
 # Set by `python -m benchmarks.slow_machine` for the command it runs: the figures then name the simulation.
 SIMULATED_ENV = "GAN_WORKBENCH_SIMULATED_CPU"
+AVX512_HIDDEN = "AVX-512 hidden"  # in its label when the simulation hides these flags from the command
 HIDDEN_WHEN_SIMULATED = ("avx512", "amx_", "avx_vnni")
 
 # Flags that matter here, strongest first: bf16 arithmetic in hardware, then vector widths.
@@ -63,7 +64,7 @@ def cpu() -> Cpu:
     except OSError:
         pass
     simulated = os.environ.get(SIMULATED_ENV, "")
-    if "AVX-512 hidden" in simulated:
+    if AVX512_HIDDEN in simulated:
         flags = frozenset(f for f in flags if not f.startswith(HIDDEN_WHEN_SIMULATED))
     return Cpu(model or platform.processor() or platform.machine() or "unknown CPU", os.cpu_count() or 1, flags,
                simulated)

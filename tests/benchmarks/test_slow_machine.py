@@ -14,10 +14,9 @@ from benchmarks import slow_machine
 from core import machine
 
 
-
 def can_mask() -> bool:
     """AVX-512 to hide, and the mask builds and works here (CPUID faulting, gcc)."""
-    if "avx512f" not in slow_machine.cpu_flags():
+    if "avx512f" not in machine.cpu().flags:
         return False
     with tempfile.TemporaryDirectory() as folder:
         try:
