@@ -160,8 +160,7 @@ def long_metrics_copy(root: Path, run: str, folder: Path) -> Path:
 
 def training_view(root: Path, run: str) -> float:
     with fresh_page(root) as (page, url, _):
-        page.goto(f"{url}/?run={run}", wait_until="domcontentloaded")
-        page.wait_for_selector(IMAGE, timeout=60_000)
+        open_page(page, url, run, time.perf_counter())
         # The page has finished loading once the sidebar's glance chart, drawn a second after the first
         # page, is there: a click on Training before it also waits for the chart library.
         page.locator(GLANCE_CHART).first.wait_for(timeout=60_000)
